@@ -1,0 +1,17 @@
+"""Corpus readers and mini-batching: contiguous streams for language models, padded buckets for sentences."""
+
+from unrolled.data.padded import BucketedBatches, PaddedBatch, pad_batch
+from unrolled.data.readers import read_lines, read_text, read_utf8_file
+from unrolled.data.stream import StreamBatches, StreamChunk, batchify
+
+__all__ = [
+    "BucketedBatches",
+    "PaddedBatch",
+    "StreamBatches",
+    "StreamChunk",
+    "batchify",
+    "pad_batch",
+    "read_lines",
+    "read_text",
+    "read_utf8_file",
+]

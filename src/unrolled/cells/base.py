@@ -1,0 +1,114 @@
+"""The cell contract every recurrent cell in unrolled follows.
+
+A *cell* computes one time step. Every cell offers
+
+* ``forward(x_t, state) -> (y_t, new_state)``: one step on an input of shape (B, I);
+* ``init_state(batch, device=None, dtype=None) -> state``: the zero state;
+* ``project_input(x) -> xp`` and ``step(xp_t, state) -> (y_t, new_state)``: the same step split in two so that a
+  layer can hoist the part that does not depend on the state (the input projection, one large matrix product
+  over all time steps) out of the time loop. ``forward(x_t, s) == step(project_input(x_t), s)`` always holds; the
+  default ``project_input`` is the identity, so a cell that only writes ``forward`` still works in every layer.
+
+A state is a tensor ``h`` of shape (B, H) or a tuple of tensors whose first element is ``h``-like (the part
+that recurrent dropout masks). Dimension symbols used library-wide: B batch, T time, I input features,
+H hidden units, P projection size, G projected-input (gate) width.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+State = Tensor | tuple[Tensor, ...]
+
+
+class RecurrentCell(nn.Module):
+    """Base class of all cells. Subclasses set ``input_size``, ``hidden_size`` and ``output_size``.
+
+    Subclasses record their constructor arguments with :meth:`_remember` so that :meth:`spawn` can build a
+    fresh cell of the same kind with another input size (a layer stack needs one per layer and direction).
+    """
+
+    input_size: int
+    hidden_size: int
+    output_size: int
+    #: width G of ``project_input``'s result (gate pre-activations); equals input_size when not hoisted.
+    projected_size: int
+    #: True when the cell can take the fed-back value from outside (teacher forcing), see ``force``.
+    supports_teacher_forcing: bool = False
+
+    def _remember(self, **kwargs: Any) -> None:
+        self._init_kwargs = dict(kwargs)
+
+    def spawn(self, input_size: int) -> RecurrentCell:
+        """A new, freshly initialised cell of the same kind and options with ``input_size`` inputs."""
+        kwargs = dict(getattr(self, "_init_kwargs", {}))
+        kwargs["input_size"] = input_size
+        return type(self)(**kwargs)
+
+    def extra_repr(self) -> str:
+        kw = getattr(self, "_init_kwargs", {})
+        return ", ".join(f"{k}={v!r}" for k, v in kw.items())
+
+    # --- the contract -------------------------------------------------------------------------------------
+    def init_state(
+        self, batch: int, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ) -> State:
+        raise NotImplementedError
+
+    def project_input(self, x: Tensor) -> Tensor:
+        """Everything that depends on the input only; works on (B, I) or (T, B, I). Default: identity."""
+        return x
+
+    def step(self, xp_t: Tensor, state: State) -> tuple[Tensor, State]:
+        """One step from an already projected input ``xp_t`` (B, G)."""
+        return self.forward(xp_t, state)
+
+    def forward(self, x_t: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        if state is None:
+            state = self.init_state(x_t.shape[0], x_t.device, x_t.dtype)
+        return self.step(self.project_input(x_t), state)
+
+    def force(self, state: State, y_prev: Tensor) -> State:
+        """Replace the fed-back value in ``state`` by ``y_prev`` (teacher forcing). Only output-recurrent cells."""
+        raise TypeError(
+            f"{type(self).__name__} has no output recurrence; teacher forcing needs e.g. JordanCell"
+        )
+
+    # --- helpers shared by the cells ----------------------------------------------------------------------
+    def _zeros(self, batch: int, size: int, device, dtype) -> Tensor:
+        ref = next(self.parameters(), None)
+        if device is None:
+            device = ref.device if ref is not None else None
+        if dtype is None:
+            dtype = ref.dtype if ref is not None else torch.get_default_dtype()
+        return torch.zeros(batch, size, device=device, dtype=dtype)
+
+    def _uniform_(self, bound_size: int | None = None) -> None:
+        """torch.nn.RNN's initialisation: every parameter ~ U(-1/sqrt(H), 1/sqrt(H))."""
+        k = 1.0 / math.sqrt(bound_size or self.hidden_size)
+        for p in self.parameters():
+            nn.init.uniform_(p, -k, k)
+
+    def check_input(self, x_t: Tensor) -> None:
+        if x_t.dim() != 2 or x_t.shape[-1] != self.input_size:
+            raise ValueError(
+                f"{type(self).__name__}: expected input of shape (B, {self.input_size}), got {tuple(x_t.shape)}"
+            )
+
+
+def state_hidden(state: State) -> Tensor:
+    """The ``h``-like part of a state (what recurrent dropout masks and what a layer outputs)."""
+    return state if isinstance(state, Tensor) else state[0]
+
+
+def replace_hidden(state: State, h: Tensor) -> State:
+    return h if isinstance(state, Tensor) else (h, *state[1:])
+
+
+def check_positive(name: str, value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")

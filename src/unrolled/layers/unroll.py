@@ -1,0 +1,108 @@
+"""The generic time loop: any cell, one direction of one layer.
+
+The input projection of every step is computed before the loop in one matrix product
+(``cell.project_input`` on the whole (T, B, I) tensor); the loop then iterates the projected steps with
+``unbind(0)`` (never ``xp[t]``, whose backward materialises a full-size zero gradient per step, see
+shared notes on RNN speed) and calls ``cell.step``. Extra features (variable lengths, delay paths, recurrent
+dropout, zoneout, teacher forcing) each cost only when enabled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from unrolled.cells.base import RecurrentCell, State, replace_hidden, state_hidden
+from unrolled.layers.lengths import time_mask
+
+
+@dataclass
+class UnrollOptions:
+    """What the loop must do besides calling the cell. All fields default to "off"."""
+
+    lengths: Tensor | None = None  # (B,) or None when all sequences have length T
+    delays: tuple[int, ...] = ()  # extra delay paths d > 1, each with a matrix in delay_weights
+    delay_weights: tuple[Tensor, ...] = ()  # each (G, O)
+    history: Tensor | None = None  # (B, max(delays), O): outputs y_{-dmax} .. y_{-1} before this chunk
+    recurrent_mask: Tensor | None = None  # (B, O) variational dropout mask on h entering each step
+    zoneout: float = 0.0
+    training: bool = False
+    teacher: Tensor | None = None  # (T, B, O): values fed back in place of y_{t-1} (teacher forcing)
+
+
+def _as_tuple(state: State) -> tuple[Tensor, ...]:
+    return (state,) if isinstance(state, Tensor) else tuple(state)
+
+
+def _like(template: State, parts: tuple[Tensor, ...]) -> State:
+    return parts[0] if isinstance(template, Tensor) else parts
+
+
+def unroll_plain(cell: RecurrentCell, xp: Tensor, state: State) -> tuple[Tensor, State]:
+    """The fast loop, no extra features: xp (T, B, G) -> outputs (T, B, O), final state."""
+    step = cell.step
+    outs = []
+    for xp_t in xp.unbind(0):  # each (B, G)
+        y, state = step(xp_t, state)
+        outs.append(y)
+    return torch.stack(outs), state  # (T, B, O)
+
+
+def unroll(
+    cell: RecurrentCell, xp: Tensor, state: State, opt: UnrollOptions
+) -> tuple[Tensor, State, Tensor | None]:
+    """Run ``cell`` over projected inputs ``xp`` (T, B, G) from ``state``.
+
+    Returns outputs (T, B, O) (zero past each sequence's length), the final state (each sequence's state at its
+    own last step) and the new delay history (B, dmax, O) or None.
+    """
+    T = xp.shape[0]
+    lengths = opt.lengths
+    valid = time_mask(lengths, T) if lengths is not None else None  # (T, B)
+    first_masked = int(lengths.min()) if lengths is not None else T
+    zone = None
+    if opt.zoneout > 0 and opt.training:
+        from unrolled.layers.regularization import zoneout_masks
+
+        zone = zoneout_masks(T, [s.shape for s in _as_tuple(state)], opt.zoneout, xp)
+    p = opt.zoneout
+    outs: list[Tensor] = []
+    hist = opt.history
+    teacher = opt.teacher.unbind(0) if opt.teacher is not None else None
+    for t, x_t in enumerate(xp.unbind(0)):
+        for d, w in zip(opt.delays, opt.delay_weights):
+            prev = outs[t - d] if t >= d else hist[:, t - d]  # y_{t-d}: (B, O)
+            x_t = torch.addmm(x_t, prev, w.t())  # (B, G)
+        if teacher is not None and t > 0:
+            state = cell.force(state, teacher[t - 1])
+        s_in = state
+        if opt.recurrent_mask is not None:
+            s_in = replace_hidden(state, state_hidden(state) * opt.recurrent_mask)
+        _, new = cell.step(x_t, s_in)
+        if p > 0:
+            old_parts, new_parts = _as_tuple(state), _as_tuple(new)
+            if zone is not None:
+                new_parts = tuple(torch.where(m[t], o, n) for m, o, n in zip(zone, old_parts, new_parts))
+            else:  # evaluation: the expectation of the random update
+                new_parts = tuple(torch.lerp(n, o, p) for o, n in zip(old_parts, new_parts))
+            new = _like(new, new_parts)
+        if valid is not None and t >= first_masked:
+            keep = valid[t].unsqueeze(1)  # (B, 1)
+            new = _like(new, tuple(torch.where(keep, n, o) for o, n in zip(_as_tuple(state), _as_tuple(new))))
+        state = new
+        outs.append(state_hidden(state))
+    out = torch.stack(outs)  # (T, B, O)
+    new_hist = None
+    if hist is not None:
+        dmax = hist.shape[1]
+        full = torch.cat([hist.transpose(0, 1), out])  # (dmax + T, B, O)
+        if lengths is None:
+            new_hist = full[-dmax:].transpose(0, 1)  # (B, dmax, O)
+        else:
+            idx = lengths[None, :] + torch.arange(dmax, device=xp.device)[:, None]  # (dmax, B)
+            new_hist = full.gather(0, idx.unsqueeze(-1).expand(-1, -1, full.shape[-1])).transpose(0, 1)
+    if valid is not None:
+        out = out * valid.unsqueeze(-1).to(out.dtype)
+    return out, state, new_hist
