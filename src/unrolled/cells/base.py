@@ -74,9 +74,7 @@ class RecurrentCell(nn.Module):
 
     def force(self, state: State, y_prev: Tensor) -> State:
         """Replace the fed-back value in ``state`` by ``y_prev`` (teacher forcing). Only output-recurrent cells."""
-        raise TypeError(
-            f"{type(self).__name__} has no output recurrence; teacher forcing needs e.g. JordanCell"
-        )
+        raise TypeError(f"{type(self).__name__} has no output recurrence; teacher forcing needs e.g. JordanCell")
 
     # --- helpers shared by the cells ----------------------------------------------------------------------
     def _zeros(self, batch: int, size: int, device, dtype) -> Tensor:

@@ -74,13 +74,9 @@ class LeakyCell(RecurrentCell):
                 raise ValueError(f"tau_range must satisfy 1 <= low <= high, got {tau_range!r}")
         taus = torch.as_tensor(tau, dtype=torch.get_default_dtype()).flatten()
         if taus.numel() not in (1, hidden_size):
-            raise ValueError(
-                f"tau must be one float or {hidden_size} floats (one per unit), got {taus.numel()}"
-            )
+            raise ValueError(f"tau must be one float or {hidden_size} floats (one per unit), got {taus.numel()}")
         if bool((taus < 1.0).any()):
-            raise ValueError(
-                f"every tau must be >= 1 (1/tau is a leak rate in (0, 1]), got min {taus.min():.4g}"
-            )
+            raise ValueError(f"every tau must be >= 1 (1/tau is a leak rate in (0, 1]), got min {taus.min():.4g}")
         self._tau_init = taus.expand(hidden_size).clone()
         self.tau_range = tau_range
         self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size))

@@ -39,8 +39,7 @@ def fusable(cells: Sequence[RecurrentCell]) -> bool:
         return False
     first = cells[0]
     return all(
-        (c.bias_ih is None) == (first.bias_ih is None)
-        and getattr(c, "proj_size", 0) == getattr(first, "proj_size", 0)
+        (c.bias_ih is None) == (first.bias_ih is None) and getattr(c, "proj_size", 0) == getattr(first, "proj_size", 0)
         for c in cells
     )
 

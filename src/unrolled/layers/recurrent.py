@@ -137,8 +137,8 @@ class Recurrent(nn.Module):
 
         cells: list[RecurrentCell] = []
         layer_in = input_size
-        for layer in range(num_layers):
-            for direction in range(self.num_directions):
+        for _layer in range(num_layers):
+            for _direction in range(self.num_directions):
                 if isinstance(cell, RecurrentCell) and not cells:
                     if cell.input_size != input_size or cell.hidden_size != hidden_size:
                         raise ValueError(
@@ -231,9 +231,7 @@ class Recurrent(nn.Module):
             layout = "(B, T, I)" if self.batch_first else "(T, B, I)"
             raise ValueError(f"Recurrent expected a 3-D input {layout}, got {shape}")
         if input.shape[-1] != self.input_size:
-            raise ValueError(
-                f"Recurrent expected {self.input_size} input features (I), got {input.shape[-1]}"
-            )
+            raise ValueError(f"Recurrent expected {self.input_size} input features (I), got {input.shape[-1]}")
         x = input.transpose(0, 1) if self.batch_first else input  # (T, B, I)
         T, B = x.shape[0], x.shape[1]
         if T == 0:

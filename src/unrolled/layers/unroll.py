@@ -50,9 +50,7 @@ def unroll_plain(cell: RecurrentCell, xp: Tensor, state: State) -> tuple[Tensor,
     return torch.stack(outs), state  # (T, B, O)
 
 
-def unroll(
-    cell: RecurrentCell, xp: Tensor, state: State, opt: UnrollOptions
-) -> tuple[Tensor, State, Tensor | None]:
+def unroll(cell: RecurrentCell, xp: Tensor, state: State, opt: UnrollOptions) -> tuple[Tensor, State, Tensor | None]:
     """Run ``cell`` over projected inputs ``xp`` (T, B, G) from ``state``.
 
     Returns outputs (T, B, O) (zero past each sequence's length), the final state (each sequence's state at its
