@@ -197,13 +197,10 @@ def test_batch_rows_are_independent_and_gradients_add():
     cache = elman_forward(params, xs, h0)
     grads = elman_backward(params, cache, ys)
     singles = [
-        elman_backward(params, elman_forward(params, xs[k : k + 1], h0[k : k + 1]), ys[k : k + 1])
-        for k in range(3)
+        elman_backward(params, elman_forward(params, xs[k : k + 1], h0[k : k + 1]), ys[k : k + 1]) for k in range(3)
     ]
     for k in range(3):
-        np.testing.assert_allclose(
-            cache.h[k], elman_forward(params, xs[k : k + 1], h0[k : k + 1]).h[0], atol=1e-15
-        )
+        np.testing.assert_allclose(cache.h[k], elman_forward(params, xs[k : k + 1], h0[k : k + 1]).h[0], atol=1e-15)
         np.testing.assert_allclose(grads.xs[k], singles[k].xs[0], atol=1e-15)
     for name in ["U", "W", "V", "b", "c"]:
         np.testing.assert_allclose(getattr(grads, name), sum(getattr(s, name) for s in singles), atol=1e-13)
@@ -299,7 +296,5 @@ def test_bptt_rejects_bad_upstream_gradients():
 def test_backward_rejects_cache_from_other_sizes():
     cache = elman_forward(good_params(), np.ones((2, 4, I)))
     other = good_params(V=np.ones((6, H)), c=np.ones(6))
-    with pytest.raises(
-        ValueError, match=r"^cache: expected sizes \(I=3, H=4, V=6\) from params, got \(3, 4, 5\)$"
-    ):
+    with pytest.raises(ValueError, match=r"^cache: expected sizes \(I=3, H=4, V=6\) from params, got \(3, 4, 5\)$"):
         elman_backward(other, cache, np.zeros((2, 4), dtype=int))

@@ -60,9 +60,7 @@ def test_backward_matches_finite_differences(B, T, seed, reset):
 
     grads = gru_backward(params, gru_forward(params, xs, h0, reset=reset), R, dh_T=R_T)
     for name in WEIGHTS:
-        assert relative_error(getattr(grads, name), numerical_gradient(loss, getattr(params, name))) < 1e-6, (
-            name
-        )
+        assert relative_error(getattr(grads, name), numerical_gradient(loss, getattr(params, name))) < 1e-6, name
     assert relative_error(grads.xs, numerical_gradient(loss, xs)) < 1e-6
     assert relative_error(grads.h0, numerical_gradient(loss, h0)) < 1e-6
 
@@ -115,9 +113,7 @@ def test_hand_written_torch_reset_after_is_torch_gru():
         for name in WEIGHTS:
             getattr(gru, f"{name}_l0").copy_(t64(getattr(params, name)))
         expected, _ = gru(t64(xs), t64(h0[None]))
-        got = torch_gru(
-            **{name: t64(getattr(params, name)) for name in WEIGHTS}, x=t64(xs), h0=t64(h0), reset="after"
-        )
+        got = torch_gru(**{name: t64(getattr(params, name)) for name in WEIGHTS}, x=t64(xs), h0=t64(h0), reset="after")
     np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=0, atol=1e-14)
 
 
@@ -125,24 +121,20 @@ def test_variants_differ_in_general_but_agree_when_the_reset_cannot_matter():
     params, xs, h0, R, _ = make_problem(2, 4, 3)
     after, before = gru_forward(params, xs, h0, reset="after"), gru_forward(params, xs, h0, reset="before")
     assert np.abs(after.h - before.h).max() > 1e-2
-    assert (
-        np.abs(gru_backward(params, after, R).weight_hh - gru_backward(params, before, R).weight_hh).max()
-        > 1e-2
-    )
+    assert np.abs(gru_backward(params, after, R).weight_hh - gru_backward(params, before, R).weight_hh).max() > 1e-2
 
     # With h_0 = 0 and b_hn = 0 the hidden term of n_1 is 0 either way: r ⊙ (W_hn 0 + 0) = W_hn (r ⊙ 0) + 0.
-    # The states agree; so do the gradients, except for b_hn, which "after" sees through r: ∇b_hn = δa_n ⊙ r.
+    # The states agree; so do the weight gradients, except for b_hn, which "after" sees through r: ∇b_hn = δa_n ⊙ r.
+    # (∂L/∂h_0 differs: (W_hnᵀ (δa_n ⊙ r)) against (W_hnᵀ δa_n) ⊙ r, the very order the variants swap.)
     params.bias_hh[2 * H :] = 0.0
     x1, zero, R1 = xs[:1, :1], np.zeros((1, H)), R[:1, :1]  # one sequence, one step
     after, before = (gru_forward(params, x1, zero, reset=reset) for reset in RESETS)
     np.testing.assert_allclose(after.h, before.h, rtol=0, atol=1e-15)
     g_after, g_before = gru_backward(params, after, R1), gru_backward(params, before, R1)
-    for name in ["weight_ih", "weight_hh", "bias_ih", "xs", "h0"]:
+    for name in ["weight_ih", "weight_hh", "bias_ih", "xs"]:
         np.testing.assert_allclose(getattr(g_after, name), getattr(g_before, name), rtol=0, atol=1e-14)
     np.testing.assert_allclose(g_after.bias_hh[: 2 * H], g_before.bias_hh[: 2 * H], rtol=0, atol=1e-14)
-    np.testing.assert_allclose(
-        g_after.bias_hh[2 * H :], g_before.bias_hh[2 * H :] * after.r[0, 0], rtol=1e-13
-    )
+    np.testing.assert_allclose(g_after.bias_hh[2 * H :], g_before.bias_hh[2 * H :] * after.r[0, 0], rtol=1e-13)
     assert np.abs(g_after.bias_hh[2 * H :] - g_before.bias_hh[2 * H :]).max() > 1e-3
 
 
@@ -154,9 +146,7 @@ def test_zero_weights_halve_the_state_each_step(reset):
     params = GRUParams(np.zeros((3 * H, I)), np.zeros((3 * H, H)), np.zeros(3 * H), np.zeros(3 * H))
     h0 = rng.standard_normal((B, H))
     cache = gru_forward(params, rng.standard_normal((B, T, I)), h0, reset=reset)
-    np.testing.assert_allclose(
-        cache.h, h0[:, None, :] * 0.5 ** np.arange(1, T + 1)[None, :, None], rtol=1e-15
-    )
+    np.testing.assert_allclose(cache.h, h0[:, None, :] * 0.5 ** np.arange(1, T + 1)[None, :, None], rtol=1e-15)
     grads = gru_backward(params, cache, np.zeros((B, T, H)), dh_T=np.ones((B, H)))  # L = Σ h_T
     np.testing.assert_allclose(grads.h0, 0.5**T, rtol=1e-15)
 

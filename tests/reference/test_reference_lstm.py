@@ -43,9 +43,7 @@ def test_backward_matches_finite_differences(B, T, seed, final_state):
 
     grads = lstm_backward(params, lstm_forward(params, xs, h0, c0), R, dh_T=R_h, dc_T=R_c)
     for name in WEIGHTS:
-        assert relative_error(getattr(grads, name), numerical_gradient(loss, getattr(params, name))) < 1e-6, (
-            name
-        )
+        assert relative_error(getattr(grads, name), numerical_gradient(loss, getattr(params, name))) < 1e-6, name
     for name, array in [("xs", xs), ("h0", h0), ("c0", c0)]:
         assert relative_error(getattr(grads, name), numerical_gradient(loss, array)) < 1e-6, name
 

@@ -88,9 +88,7 @@ def read_text(path: str | os.PathLike[str]) -> str:
     """
     p = _as_path(path)
     if not p.exists():
-        raise FileNotFoundError(
-            f"{p}: no such file or folder; expected a UTF-8 text file or a folder of .txt files"
-        )
+        raise FileNotFoundError(f"{p}: no such file or folder; expected a UTF-8 text file or a folder of .txt files")
     if p.is_dir():
         files = sorted((f for f in p.iterdir() if f.is_file() and f.suffix == ".txt"), key=lambda f: f.name)
         if not files:

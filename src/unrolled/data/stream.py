@@ -55,9 +55,7 @@ def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
     check_index_tensor("ids", ids, 1)
     b = check_int("batch_size", batch_size, 1)
     if ids.numel() < 2 * b:
-        raise ValueError(
-            f"expected at least 2*batch_size={2 * b} tokens to batchify into {b} rows, got {ids.numel()}"
-        )
+        raise ValueError(f"expected at least 2*batch_size={2 * b} tokens to batchify into {b} rows, got {ids.numel()}")
     n = ids.numel() // b
     return ids[: b * n].view(b, n)
 

@@ -99,9 +99,7 @@ class ElmanParams:
         return self.V.shape[0]
 
     @classmethod
-    def random(
-        cls, input_size: int, hidden_size: int, output_size: int, *, rng: np.random.Generator
-    ) -> ElmanParams:
+    def random(cls, input_size: int, hidden_size: int, output_size: int, *, rng: np.random.Generator) -> ElmanParams:
         """Draw every weight from U(-1/√H, 1/√H), the initialisation of ``torch.nn.RNN``."""
         k = 1.0 / np.sqrt(hidden_size)
         return cls(

@@ -70,9 +70,7 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: flo
 def _scalar(value: object) -> float:
     array = np.asarray(value)
     if array.size != 1 or not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
-        raise ValueError(
-            f"f: expected f(x) to return a real scalar, got shape {array.shape} dtype {array.dtype}"
-        )
+        raise ValueError(f"f: expected f(x) to return a real scalar, got shape {array.shape} dtype {array.dtype}")
     return float(array.reshape(()))
 
 

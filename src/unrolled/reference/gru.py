@@ -191,9 +191,7 @@ class GRUGrads:
     h0: np.ndarray
 
 
-def gru_forward(
-    params: GRUParams, xs: np.ndarray, h0: np.ndarray | None = None, reset: str = "after"
-) -> GRUCache:
+def gru_forward(params: GRUParams, xs: np.ndarray, h0: np.ndarray | None = None, reset: str = "after") -> GRUCache:
     """Run one GRU layer over a batch of sequences.
 
     For every step t = 1 ... T::
@@ -246,9 +244,7 @@ def gru_forward(
     return GRUCache(xs=xs, h0=h0, r=r, z=z, n=n, hn=hn, h=h, reset=reset)
 
 
-def gru_backward(
-    params: GRUParams, cache: GRUCache, dhs: np.ndarray, dh_T: np.ndarray | None = None
-) -> GRUGrads:
+def gru_backward(params: GRUParams, cache: GRUCache, dhs: np.ndarray, dh_T: np.ndarray | None = None) -> GRUGrads:
     """Back-propagation through time for :func:`gru_forward`, given ∂L/∂h_t from outside for every step.
 
     Walking from t = T down to 1, with δh_t the total gradient that reaches h_t (from outside, plus through
@@ -340,6 +336,4 @@ def gru_backward(
         db_hn += db_hn_t
         # The recurrent part of δh_{t-1}: directly through z_t, through r_t and z_t, and through n_t.
         dh_next = dh_prev + da_r @ W_hr + da_z @ W_hz + dh_prev_via_n
-    return GRUGrads(
-        weight_ih=dweight_ih, weight_hh=dweight_hh, bias_ih=dbias_ih, bias_hh=dbias_hh, xs=dxs, h0=dh_next
-    )
+    return GRUGrads(weight_ih=dweight_ih, weight_hh=dweight_hh, bias_ih=dbias_ih, bias_hh=dbias_hh, xs=dxs, h0=dh_next)

@@ -1,0 +1,40 @@
+"""Text pipeline: normalisation, stop words, tokenizers, vocabulary and bag-of-words matrices."""
+
+from unrolled.text.bow import (
+    NORMS,
+    WEIGHTINGS,
+    BagOfWords,
+    CountWeighting,
+    TfidfWeighting,
+    document_term_matrix,
+    term_document_matrix,
+)
+from unrolled.text.normalize import UNICODE_FORMS, Normalizer
+from unrolled.text.stopwords import ENGLISH_STOP_WORDS, StopWords
+from unrolled.text.tokenize import TOKENIZERS, CharTokenizer, Tokenizer, WordTokenizer, get_tokenizer
+from unrolled.text.vocab import BOS, EOS, PAD, SPECIAL_TOKENS, UNK, Vocabulary
+
+__all__ = [
+    "BOS",
+    "ENGLISH_STOP_WORDS",
+    "EOS",
+    "NORMS",
+    "PAD",
+    "SPECIAL_TOKENS",
+    "TOKENIZERS",
+    "UNICODE_FORMS",
+    "UNK",
+    "WEIGHTINGS",
+    "BagOfWords",
+    "CharTokenizer",
+    "CountWeighting",
+    "Normalizer",
+    "StopWords",
+    "TfidfWeighting",
+    "Tokenizer",
+    "Vocabulary",
+    "WordTokenizer",
+    "document_term_matrix",
+    "get_tokenizer",
+    "term_document_matrix",
+]

@@ -74,8 +74,8 @@ _OPENING_CATEGORIES = frozenset({"Ps", "Pi"})  # open bracket, initial quote
 
 
 def _glues_left(token: str) -> bool:
-    return token == "\n" or token in _CLOSING or (
-        len(token) == 1 and unicodedata.category(token) in _CLOSING_CATEGORIES
+    return (
+        token == "\n" or token in _CLOSING or (len(token) == 1 and unicodedata.category(token) in _CLOSING_CATEGORIES)
     )
 
 

@@ -94,8 +94,7 @@ class Vocabulary:
             isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < len(specials)
         ):
             raise ValueError(
-                f"expected max_size to be None or an int >= the number of specials ({len(specials)}), "
-                f"got {max_size!r}"
+                f"expected max_size to be None or an int >= the number of specials ({len(specials)}), got {max_size!r}"
             )
         try:
             counts = Counter(tokens)  # insertion order = first appearance
