@@ -258,8 +258,8 @@ def gru_backward(params: GRUParams, cache: GRUCache, dhs: np.ndarray, dh_T: np.n
 
     The candidate then gives δr_t and its own share of δh_{t-1}, depending on the variant::
 
-        reset="after":   δr_t = δa_n ⊙ (W_hn h_{t-1} + b_hn)     ∂/∂(W_hn h_{t-1} + b_hn) = δa_n ⊙ r_t
-        reset="before":  δr_t = (W_hnᵀ δa_n) ⊙ h_{t-1}           ∂/∂h_{t-1} ⊇ (W_hnᵀ δa_n) ⊙ r_t
+        reset="after":   δr_t = δa_n ⊙ (W_hn h_{t-1} + b_hn)     share of δh_{t-1}: W_hnᵀ (δa_n ⊙ r_t)
+        reset="before":  δr_t = (W_hnᵀ δa_n) ⊙ h_{t-1}           share of δh_{t-1}: (W_hnᵀ δa_n) ⊙ r_t
 
     and δa_r = δr_t ⊙ r_t ⊙ (1 - r_t). With δa_t = [δa_r; δa_z; δa_n] (3H numbers)::
 
@@ -334,6 +334,6 @@ def gru_backward(params: GRUParams, cache: GRUCache, dhs: np.ndarray, dh_T: np.n
         db_hr += da_r.sum(axis=0)
         db_hz += da_z.sum(axis=0)
         db_hn += db_hn_t
-        # The recurrent part of δh_{t-1}: directly through z_t, through r_t and z_t, and through n_t.
+        # The recurrent part of δh_{t-1}: the direct path z_t ⊙ δh_t, the paths through r_t and z_t, and through n_t.
         dh_next = dh_prev + da_r @ W_hr + da_z @ W_hz + dh_prev_via_n
     return GRUGrads(weight_ih=dweight_ih, weight_hh=dweight_hh, bias_ih=dbias_ih, bias_hh=dbias_hh, xs=dxs, h0=dh_next)

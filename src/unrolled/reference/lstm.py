@@ -214,7 +214,7 @@ def lstm_backward(
     and finally into the weights, the inputs and the previous states::
 
         ∇W_ih = Σ_t δa_t x_tᵀ          ∇b_ih = Σ_t δa_t          ∇x_t     = W_ihᵀ δa_t
-        ∇W_hh = Σ_t δa_t h_{t-1}ᵀ      ∇b_hh = Σ_t δa_t          δh_{t-1} ⊇ W_hhᵀ δa_t
+        ∇W_hh = Σ_t δa_t h_{t-1}ᵀ      ∇b_hh = Σ_t δa_t          (W_hhᵀ δa_t is the recurrent part of δh_{t-1})
         ∇h_0  = W_hhᵀ δa_1             ∇c_0  = f_1 ⊙ δc_1
 
     Args:
