@@ -107,9 +107,11 @@ def test_modified_kneser_ney_discounts_from_counts_of_counts():
 
 def test_modified_kneser_ney_trigram_matches_reference():
     corpus = random_corpus(n_seq=40, length=30, V=6, seed=1)
-    lm = NGramLM(3, vocab_size=7, modified=True).fit(corpus)
+    lm = NGramLM(3, vocab_size=7, modified=True, discount_fallback=(0.5, 1.0, 1.5)).fit(corpus)
     D = lm.discounts
-    assert len(D) == 3 and len({d for d in D}) == 3  # estimated separately per order
+    # unigrams: continuation counts of 6 types leave n_r = 0 -> fallback; bigrams and trigrams: estimated
+    assert D[0] == (0.5, 1.0, 1.5)
+    assert len({D[1], D[2], D[0]}) == 3 and all(0 < d < r for x in D[1:] for r, d in enumerate(x, start=1))
     for context in ([], [0], [2, 5], [6, 6]):
         for w in (0, 3, 5, 6):
             expected = reference_kn(corpus, 3, 7, w, context, D=D)
@@ -123,7 +125,7 @@ def test_modified_kneser_ney_trigram_matches_reference():
         {"smoothing": "add_k", "k": 0.01},
         {"smoothing": "kneser_ney"},
         {"smoothing": "kneser_ney", "discount": 1.0},
-        {"smoothing": "kneser_ney", "modified": True},
+        {"smoothing": "kneser_ney", "modified": True, "discount_fallback": (0.5, 1.0, 1.5)},
     ],
 )
 @pytest.mark.parametrize("order", [1, 2, 3, 4])
@@ -216,6 +218,8 @@ def test_refit_replaces_counts():
         ({"order": 2, "vocab_size": 3, "discount": 0}, ValueError, "expected 0 < discount <= 1, got 0"),
         ({"order": 2, "vocab_size": 3, "modified": 1}, TypeError, "expected modified to be a bool, got int"),
         ({"order": 2, "vocab_size": 3, "unk_id": 3}, ValueError, r"expected unk_id to be None or an int in \[0, 3\)"),
+        ({"order": 2, "vocab_size": 3, "discount_fallback": (0.5, 2.5, 1)}, ValueError, "expected discount_fallback"),
+        ({"order": 2, "vocab_size": 3, "discount_fallback": (0.5, 1)}, ValueError, r"0 < D_r <= r, got \(0.5, 1\)"),
         ({"order": 2, "vocab": "abc"}, TypeError, "expected vocab to be a sequence or mapping of tokens, got str"),
         ({"order": 2, "vocab": {"a": -1}}, ValueError, "expected the ids in vocab to be ints >= 0"),
         ({"order": 2, "vocab": ["a", "b"], "vocab_size": 1}, ValueError, "expected every id in vocab to be < vocab"),
@@ -243,5 +247,9 @@ def test_usage_errors():
         lm.generate(-1)
     with pytest.raises(ValueError, match="expected temperature >= 0, got -1"):
         lm.generate(3, temperature=-1)
-    with pytest.raises(ValueError, match=r"modified Kneser-Ney cannot estimate its discounts at order 1: .*\[2, 1, 0, 0\]"):
+    msg = r"modified Kneser-Ney cannot estimate its discounts at order 1: .*got \[0, 2, 0, 0\]; fit more"
+    with pytest.raises(ValueError, match=msg):
         NGramLM(2, vocab_size=3, modified=True).fit(CORPUS)
+    # n1..n4 = 1, 1, 1, 6: Y = 1/3, D3+ = 3 - 4 * (1/3) * 5 < 0
+    with pytest.raises(ValueError, match=r"at order 1: expected positive discounts, got D1, D2, D3\+ = \(0.3333"):
+        NGramLM(1, vocab_size=9, modified=True).fit([[0, 1, 1, 2, 2, 2, 3, 3, 3, 3] + [4, 5, 6, 7, 8] * 4])

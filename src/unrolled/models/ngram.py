@@ -20,7 +20,9 @@ Two estimators, resolved by name through :data:`SMOOTHINGS`:
   :math:`P_0(w) = 1/V`. A context never seen at order m backs off entirely: :math:`P_m = P_{m-1}`. Plain KN
   uses one discount :math:`D` per order; *modified* KN (``modified=True``, Chen & Goodman 1998 sec. 3) uses
   :math:`D_1, D_2, D_{3+}` estimated per order from the counts-of-counts :math:`n_1..n_4`:
-  :math:`Y = n_1 / (n_1 + 2 n_2)`, :math:`D_r = r - (r + 1) Y n_{r+1} / n_r`.
+  :math:`Y = n_1 / (n_1 + 2 n_2)`, :math:`D_r = r - (r + 1) Y n_{r+1} / n_r`. Small or artificial data (e.g. a
+  character vocabulary, where every unigram has a large continuation count) leave some :math:`n_r = 0`;
+  ``discount_fallback`` then supplies the discounts for that order, like KenLM's ``--discount_fallback``.
 
 Every sequence is left-padded with ``order - 1`` copies of an internal start marker that is never predicted
 (so the first token is scored given "start of sequence"); no end marker is added (include your own end-of-text
@@ -80,8 +82,16 @@ class _AddK:
 class _KneserNey:
     """Interpolated (optionally modified) Kneser-Ney; see the module docstring for the equations."""
 
-    def __init__(self, order: int, vocab_size: int, discount: float, modified: bool) -> None:
+    def __init__(
+        self,
+        order: int,
+        vocab_size: int,
+        discount: float,
+        modified: bool,
+        fallback: tuple[float, float, float] | None,
+    ) -> None:
         self.order, self.V, self.discount, self.modified = order, vocab_size, discount, modified
+        self.fallback = fallback
         #: per order m = 1..n (index m - 1): context -> (word -> discounted count, backoff mass, total)
         self.tables: list[dict[tuple[int, ...], tuple[dict[int, float], float, float]]] = []
         #: per order m = 1..n: the discounts (D1, D2, D3+); all equal for plain KN
@@ -113,18 +123,19 @@ class _KneserNey:
         coc = Counter(c for c in counts if c <= 4)
         n1, n2, n3, n4 = (coc[r] for r in (1, 2, 3, 4))
         if min(n1, n2, n3, n4) == 0:
-            raise ValueError(
-                f"modified Kneser-Ney cannot estimate its discounts at order {m}: expected counts-of-counts "
-                f"n1..n4 > 0, got {[n1, n2, n3, n4]}; fit more data or use modified=False"
-            )
-        y = n1 / (n1 + 2 * n2)
-        d = (1 - 2 * y * n2 / n1, 2 - 3 * y * n3 / n2, 3 - 4 * y * n4 / n3)
-        if min(d) < 0:
-            raise ValueError(
-                f"modified Kneser-Ney estimated a negative discount at order {m}: got D1, D2, D3+ = "
-                f"{tuple(round(x, 4) for x in d)}; fit more data or use modified=False"
-            )
-        return d
+            problem = f"expected counts-of-counts n1..n4 > 0, got {[n1, n2, n3, n4]}"
+        else:
+            y = n1 / (n1 + 2 * n2)
+            d = (1 - 2 * y * n2 / n1, 2 - 3 * y * n3 / n2, 3 - 4 * y * n4 / n3)
+            if min(d) > 0:
+                return d
+            problem = f"expected positive discounts, got D1, D2, D3+ = {tuple(round(x, 4) for x in d)}"
+        if self.fallback is not None:
+            return self.fallback
+        raise ValueError(
+            f"modified Kneser-Ney cannot estimate its discounts at order {m}: {problem}; fit more data, "
+            "pass discount_fallback=(0.5, 1.0, 1.5) or use modified=False"
+        )
 
     def fit(self, padded: list[list[int]]) -> None:
         self.tables, self.discounts = [], []
@@ -182,6 +193,8 @@ class NGramLM:
         discount: the Kneser-Ney discount D, 0 < D <= 1 (Chen & Goodman's default 0.75); unused when
             ``modified=True`` (the discounts are then estimated from the data).
         modified: modified Kneser-Ney with three discounts per order (Chen & Goodman 1998).
+        discount_fallback: (D1, D2, D3+) used by modified KN at orders whose discounts cannot be estimated
+            (KenLM uses (0.5, 1.0, 1.5)); ``None`` makes that an error. Needs 0 < D_r <= r.
         unk_id: the id that unknown tokens map to; ``None`` makes unknown tokens an error.
         vocab: optional tokens, as a sequence (the id is the position) or a mapping token -> id; lets
             :meth:`fit` and friends take tokens (e.g. strings) as well as ids. ``"<unk>"`` in it sets
@@ -209,6 +222,7 @@ class NGramLM:
         modified: bool = False,
         unk_id: int | None = None,
         vocab: Sequence[Hashable] | Mapping[Hashable, int] | None = None,
+        discount_fallback: tuple[float, float, float] | None = None,
     ) -> None:
         if not _is_int(order) or order < 1:
             raise ValueError(f"expected order to be an int >= 1, got {order!r}")
@@ -220,6 +234,18 @@ class NGramLM:
             raise ValueError(f"expected 0 < discount <= 1, got {discount!r}")
         if not isinstance(modified, bool):
             raise TypeError(f"expected modified to be a bool, got {type(modified).__name__}")
+        if discount_fallback is not None:
+            ok = isinstance(discount_fallback, (tuple, list)) and len(discount_fallback) == 3
+            ok = ok and all(
+                not isinstance(d, bool) and isinstance(d, (int, float)) and 0 < d <= r
+                for r, d in enumerate(discount_fallback, start=1)
+            )
+            if not ok:
+                raise ValueError(
+                    f"expected discount_fallback to be None or (D1, D2, D3+) with 0 < D_r <= r, "
+                    f"got {discount_fallback!r}"
+                )
+            discount_fallback = tuple(float(d) for d in discount_fallback)
         self.vocab: dict[Hashable, int] | None = None
         if vocab is not None:
             if isinstance(vocab, Mapping):
@@ -254,7 +280,7 @@ class NGramLM:
         if smoothing == "add_k":
             self._estimator: Any = _AddK(self.order, self.vocab_size, self.k)
         else:
-            self._estimator = _KneserNey(self.order, self.vocab_size, self.discount, self.modified)
+            self._estimator = _KneserNey(self.order, self.vocab_size, self.discount, self.modified, discount_fallback)
 
     # --- tokens ---------------------------------------------------------------------------------------
     def encode(self, token: Any) -> int:
