@@ -71,7 +71,8 @@ class Vocabulary:
 
         Tokens seen at least ``min_freq`` times are kept, most frequent first; ties are broken by first
         appearance in ``tokens`` (so the ids depend only on the corpus, not on hashing). Occurrences of a present
-        special (e.g. ``"<unk>"`` in the Penn Treebank files) are not counted: they map to the special.
+        special (e.g. ``"<unk>"`` in the Penn Treebank files) are not counted: they map to the special. Empty
+        strings are skipped.
 
         Args:
             tokens: a flat iterable of str (for sentence data, chain the sentences first, e.g. with
@@ -134,8 +135,6 @@ class Vocabulary:
         if not isinstance(other, Vocabulary):
             return NotImplemented
         return self._specials == other._specials and self._tokens == other._tokens
-
-    __hash__ = None  # mutable-looking container semantics: equal by value, not hashable
 
     def __repr__(self) -> str:
         return f"Vocabulary(size={len(self)}, specials={list(self._specials)})"
