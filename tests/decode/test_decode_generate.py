@@ -265,3 +265,47 @@ def test_generate_errors():
 
     with pytest.raises(ValueError, match=r"expected the model step to return logits of shape \(B=1, V\)"):
         generate(bad, [0], 3)
+
+
+def test_decode_never_imports_models_tasks_or_cli():
+    import ast
+    import pathlib
+
+    import unrolled.decode
+
+    forbidden = ("unrolled.models", "unrolled.tasks", "unrolled.cli")
+    for path in pathlib.Path(unrolled.decode.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            assert not any(n.startswith(forbidden) for n in names), (path.name, names)
+
+
+def test_prompt_moved_to_module_device():
+    class Mod(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(3, device="meta"))  # stands in for a GPU
+            self.devices = []
+
+        def step(self, tokens, state):
+            self.devices.append(tokens.device.type)
+            return torch.zeros(tokens.shape[0], 3), state
+
+    m = Mod()
+    assert generate(m, [0, 1], 2, temperature=0) == [0, 0]
+    assert m.devices == ["meta", "meta", "cpu"]  # the prompt went to the module's device
+    m.devices.clear()
+    generate(m, [0], 1, temperature=0, device="cpu")
+    assert m.devices == ["cpu"]
+
+
+def test_decode_config_fields_are_generate_keywords():
+    import dataclasses
+
+    cfg = DecodeConfig(max_new_tokens=6, temperature=0.8, top_k=3, seed=5)
+    step = fixed_step(torch.arange(8.0))
+    assert generate(step, [0], **dataclasses.asdict(cfg)) == generate(step, [0], 6, temperature=0.8, top_k=3, seed=5)

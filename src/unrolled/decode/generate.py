@@ -43,6 +43,8 @@ def _is_real(value: object) -> bool:
 class DecodeConfig:
     """Settings of one decoding run, validated on construction.
 
+    Every field is also a keyword of :func:`generate`: ``generate(step, prime, **dataclasses.asdict(cfg))``.
+
     Args:
         max_new_tokens: number of tokens to generate per sequence (>= 0); fewer when all hit ``eos_id``.
         strategy: ``"sample"`` (draw from the processed distribution) or ``"greedy"`` (argmax).
@@ -91,6 +93,18 @@ class DecodeConfig:
         return "greedy" if self.temperature == 0 else self.strategy
 
 
+def _model_device(step: object) -> torch.device | None:
+    """The device of a module-like model's first parameter (duck-typed: decode never imports models)."""
+    params = getattr(step, "parameters", None)
+    if not callable(params):
+        return None
+    try:
+        first = next(iter(params()), None)
+    except TypeError:
+        return None
+    return first.device if isinstance(first, Tensor) else None
+
+
 def _resolve_model(step: object, prime: PrimeFn | None) -> tuple[StepFn, PrimeFn | None]:
     if hasattr(step, "step") and callable(step.step):
         obj = step
@@ -124,12 +138,10 @@ def _prime_tensor(prime_ids: object, bos_id: int | None, batch: int, device: tor
         else:
             shape = tuple(prime_ids.shape)
             raise ValueError(f"expected prime_ids to be 1-D (T,) or 2-D (B, T), got shape {shape}")
-        if device is not None:
-            ids = ids.to(device)
     elif isinstance(prime_ids, Sequence) and not isinstance(prime_ids, (str, bytes)):
         if not all(_is_int(t) for t in prime_ids):
             raise TypeError("expected prime_ids to be a list of int token ids")
-        ids = torch.tensor(list(prime_ids), dtype=torch.long, device=device).reshape(1, -1).expand(batch, -1)
+        ids = torch.tensor(list(prime_ids), dtype=torch.long).reshape(1, -1).expand(batch, -1)
     else:
         got = type(prime_ids).__name__
         raise TypeError(f"expected prime_ids to be a list of ints or a LongTensor, got {got}")
@@ -137,9 +149,9 @@ def _prime_tensor(prime_ids: object, bos_id: int | None, batch: int, device: tor
         if bos_id is None:
             raise ValueError("expected a non-empty prime_ids, or a bos_id to start from, got an empty prompt")
         ids = torch.full((ids.shape[0], 1), bos_id, dtype=torch.long, device=ids.device)
-    if (ids < 0).any():
+    if ids.numel() and bool((ids < 0).any()):
         raise ValueError(f"expected token ids >= 0 in prime_ids, got {int(ids.min())}")
-    return ids.contiguous()
+    return ids.to(device).contiguous() if device is not None else ids.contiguous()
 
 
 def _check_logits(logits: object, batch: int) -> Tensor:
@@ -195,7 +207,8 @@ def generate(
         bos_id: start token used for an empty prompt.
         pad_id: filler after ``eos_id``.
         prime: optional ``prime(tokens (B, T), state) -> (logits_last (B, V), state)``.
-        device: device of the prompt tensor handed to the model (default: left where it is, CPU for lists).
+        device: device of the prompt tensor handed to the model (default: the device of the model's first
+            parameter when ``step`` is a module, else where the prompt is, CPU for lists).
 
     Returns:
         A ``list[int]`` of new ids when ``prime_ids`` is a list and ``batch == 1``; otherwise an int64
@@ -227,7 +240,7 @@ def generate(
         raise TypeError(f"expected generator to be a torch.Generator, got {type(generator).__name__}")
     step_fn, prime_fn = _resolve_model(step, prime)
     as_list = isinstance(prime_ids, Sequence) and not isinstance(prime_ids, Tensor) and batch == 1
-    dev = torch.device(device) if device is not None else None
+    dev = torch.device(device) if device is not None else _model_device(step)
     ids = _prime_tensor(prime_ids, cfg.bos_id, cfg.batch, dev)
     n_seq = ids.shape[0]
 

@@ -208,7 +208,7 @@ class NGramLM:
         >>> lm = NGramLM(2, vocab_size=3).fit([[0, 1, 0], [1, 0]])
         >>> round(lm.prob(0, context=[1]), 7)
         0.7890625
-        >>> lm.prob_distribution([1]).sum()
+        >>> float(lm.prob_distribution([1]).sum())
         1.0
     """
 
