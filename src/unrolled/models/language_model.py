@@ -111,8 +111,9 @@ class RNNLanguageModel(nn.Module):
 
     def forward(self, ids: Tensor, state: Any = None, lengths: Tensor | None = None) -> tuple[Tensor, tuple]:
         if ids.dim() != 2 or ids.dtype not in (torch.long, torch.int32, torch.int64):
-            raise ValueError(f"RNNLanguageModel expected integer token ids of shape (B, T), got {ids.dtype} "
-                             f"{tuple(ids.shape)}")
+            raise ValueError(
+                f"RNNLanguageModel expected integer token ids of shape (B, T), got {ids.dtype} {tuple(ids.shape)}"
+            )
         e = self.drop(self.embedding(ids))  # (B, T) -> (B, T, E)
         h, state = self.rnn(e, state, lengths=lengths)  # (B, T, O)
         h = self.drop(h)
