@@ -68,8 +68,11 @@ class RecurrentCell(nn.Module):
         return self.forward(xp_t, state)
 
     def forward(self, x_t: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        self.check_input(x_t)
         if state is None:
             state = self.init_state(x_t.shape[0], x_t.device, x_t.dtype)
+        else:
+            self.check_state(state, x_t.shape[0])
         return self.step(self.project_input(x_t), state)
 
     def force(self, state: State, y_prev: Tensor) -> State:
@@ -92,10 +95,23 @@ class RecurrentCell(nn.Module):
             nn.init.uniform_(p, -k, k)
 
     def check_input(self, x_t: Tensor) -> None:
-        if x_t.dim() != 2 or x_t.shape[-1] != self.input_size:
-            raise ValueError(
-                f"{type(self).__name__}: expected input of shape (B, {self.input_size}), got {tuple(x_t.shape)}"
-            )
+        if not isinstance(x_t, Tensor) or x_t.dim() != 2 or x_t.shape[-1] != self.input_size:
+            got = tuple(x_t.shape) if isinstance(x_t, Tensor) else type(x_t).__name__
+            raise ValueError(f"{type(self).__name__}: expected input of shape (B, {self.input_size}), got {got}")
+
+    def check_state(self, state: State, batch: int) -> None:
+        """Raise a one-line ValueError unless ``state`` has the structure and shapes of ``init_state(batch)``."""
+        zero = self.init_state(batch, device="meta")
+        want = [tuple(zero.shape)] if isinstance(zero, Tensor) else [tuple(t.shape) for t in zero]
+        if isinstance(state, Tensor):
+            got = [tuple(state.shape)]
+        elif isinstance(state, (tuple, list)) and all(isinstance(t, Tensor) for t in state):
+            got = [tuple(t.shape) for t in state]
+        else:
+            got = type(state).__name__
+        if got != want:
+            what = "a tensor" if isinstance(zero, Tensor) else f"a tuple of {len(want)} tensors"
+            raise ValueError(f"{type(self).__name__}: expected state as {what} of shapes {want}, got {got}")
 
 
 def state_hidden(state: State) -> Tensor:

@@ -69,14 +69,19 @@ class LeakyCell(RecurrentCell):
         self.phi = get_activation(nonlinearity)
         self.learn_tau = learn_tau
         if tau_range is not None:
+            if not isinstance(tau_range, (tuple, list)) or len(tau_range) != 2:
+                raise ValueError(f"tau_range must be a pair (low, high), got {tau_range!r}")
             lo, hi = tau_range
-            if not 1.0 <= lo <= hi:
+            if not 1.0 <= lo <= hi < math.inf:
                 raise ValueError(f"tau_range must satisfy 1 <= low <= high, got {tau_range!r}")
         taus = torch.as_tensor(tau, dtype=torch.get_default_dtype()).flatten()
         if taus.numel() not in (1, hidden_size):
             raise ValueError(f"tau must be one float or {hidden_size} floats (one per unit), got {taus.numel()}")
-        if bool((taus < 1.0).any()):
-            raise ValueError(f"every tau must be >= 1 (1/tau is a leak rate in (0, 1]), got min {taus.min():.4g}")
+        bad = taus[~((taus >= 1.0) & taus.isfinite())]
+        if bad.numel():
+            raise ValueError(
+                f"every tau must be finite and >= 1 (1/tau is a leak rate in (0, 1]), got {float(bad[0]):.4g}"
+            )
         self._tau_init = taus.expand(hidden_size).clone()
         self.tau_range = tau_range
         self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size))

@@ -55,7 +55,13 @@ class LSTMCell(RecurrentCell):
         super().__init__()
         check_positive("input_size", input_size)
         check_positive("hidden_size", hidden_size)
-        if not isinstance(proj_size, int) or proj_size < 0 or proj_size >= hidden_size and proj_size != 0:
+        if (
+            not isinstance(proj_size, int)
+            or isinstance(proj_size, bool)
+            or proj_size < 0
+            or proj_size >= hidden_size
+            and proj_size != 0
+        ):
             raise ValueError(f"proj_size must be an integer in [0, hidden_size={hidden_size}), got {proj_size!r}")
         self._remember(
             input_size=input_size,

@@ -21,7 +21,12 @@ def resolve_lengths(lengths: Tensor | None, mask: Tensor | None, B: int, T: int,
             raise ValueError("mask must be True on a prefix of each sequence (padding only at the end)")
     if lengths is None:
         return None
-    lengths = torch.as_tensor(lengths)
+    try:
+        lengths = torch.as_tensor(lengths)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(
+            f"lengths must be a (B,) tensor or sequence of integers, got {type(lengths).__name__}"
+        ) from None
     if lengths.dim() != 1 or lengths.shape[0] != B:
         raise ValueError(f"lengths must have shape (B,) = ({B},), got {tuple(lengths.shape)}")
     if lengths.dtype.is_floating_point or lengths.dtype == torch.bool:

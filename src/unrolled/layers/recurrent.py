@@ -110,15 +110,15 @@ class Recurrent(nn.Module):
         if not isinstance(num_layers, int) or num_layers < 1:
             raise ValueError(f"num_layers must be a positive integer, got {num_layers!r}")
         for name, p in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout), ("zoneout", zoneout)):
-            if not 0.0 <= p < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {p!r}")
+            if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+                raise ValueError(f"{name} must be a number in [0, 1), got {p!r}")
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         get_merge(merge)
-        delays = tuple(delays)
+        delays = tuple(delays) if isinstance(delays, (tuple, list)) else (delays,)
         if (
             not delays
-            or any(not isinstance(d, int) or d < 1 for d in delays)
+            or any(not isinstance(d, int) or isinstance(d, bool) or d < 1 for d in delays)
             or len(set(delays)) != len(delays)
             or 1 not in delays
         ):
@@ -135,6 +135,11 @@ class Recurrent(nn.Module):
         self.extra_delays = tuple(d for d in self.delays if d > 1)
         self.recurrent_dropout, self.zoneout, self.backend = recurrent_dropout, zoneout, backend
 
+        if isinstance(cell, RecurrentCell) and cell_kwargs:
+            raise TypeError(
+                f"cell options {sorted(cell_kwargs)} apply only to a cell given by name; "
+                "pass them to the cell instance instead"
+            )
         cells: list[RecurrentCell] = []
         layer_in = input_size
         for _layer in range(num_layers):
@@ -324,6 +329,8 @@ class Recurrent(nn.Module):
 
     def state_to_torch(self, state: tuple) -> Tensor | tuple[Tensor, Tensor]:
         """Stack a Recurrent state into torch.nn's layout: h_n (L*D, B, H), or (h_n, c_n) for LSTM cells."""
+        if self.extra_delays:
+            raise ValueError("state_to_torch needs a Recurrent without delays: torch.nn has no place for the history")
         if isinstance(state[0], Tensor):
             return torch.stack(list(state))
         return tuple(torch.stack([s[k] for s in state]) for k in range(len(state[0])))

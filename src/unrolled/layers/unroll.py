@@ -73,6 +73,7 @@ def unroll(cell: RecurrentCell, xp: Tensor, state: State, opt: UnrollOptions) ->
         for d, w in zip(opt.delays, opt.delay_weights):
             prev = outs[t - d] if t >= d else hist[:, t - d]  # y_{t-d}: (B, O)
             x_t = torch.addmm(x_t, prev, w.t())  # (B, G)
+        carried = state  # what a finished sequence keeps: its own state, never a teacher-forced value
         if teacher is not None and t > 0:
             state = cell.force(state, teacher[t - 1])
         s_in = state
@@ -88,7 +89,7 @@ def unroll(cell: RecurrentCell, xp: Tensor, state: State, opt: UnrollOptions) ->
             new = _like(new, new_parts)
         if valid is not None and t >= first_masked:
             keep = valid[t].unsqueeze(1)  # (B, 1)
-            new = _like(new, tuple(torch.where(keep, n, o) for o, n in zip(_as_tuple(state), _as_tuple(new))))
+            new = _like(new, tuple(torch.where(keep, n, o) for o, n in zip(_as_tuple(carried), _as_tuple(new))))
         state = new
         outs.append(state_hidden(state))
     out = torch.stack(outs)  # (T, B, O)

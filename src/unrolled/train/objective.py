@@ -56,8 +56,9 @@ class StepResult:
             shape = tuple(self.loss.shape) if isinstance(self.loss, torch.Tensor) else type(self.loss).__name__
             raise TypeError(f"StepResult.loss: expected a scalar (0-dim) tensor, got {shape}")
         if isinstance(self.count, bool) or not isinstance(self.count, numbers.Integral) or self.count < 1:
-            raise ValueError(f"StepResult.count: expected an int >= 1 (units the loss averages over), "
-                             f"got {self.count!r}")
+            raise ValueError(
+                f"StepResult.count: expected an int >= 1 (units the loss averages over), got {self.count!r}"
+            )
         self.count = int(self.count)
 
 

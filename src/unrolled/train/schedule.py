@@ -43,6 +43,8 @@ __all__ = ["SCHEDULES", "ConstantSchedule", "EpochSchedule", "PlateauSchedule", 
 class ConstantSchedule:
     """Keeps the learning rate fixed."""
 
+    needs_validation = False
+
     def on_epoch_end(self) -> None:
         pass
 
@@ -58,6 +60,8 @@ class ConstantSchedule:
 
 class EpochSchedule:
     """Steps a ``torch.optim.lr_scheduler.LRScheduler`` once per completed epoch."""
+
+    needs_validation = False
 
     def __init__(self, scheduler: lr_scheduler.LRScheduler) -> None:
         self.scheduler = scheduler
@@ -77,6 +81,8 @@ class EpochSchedule:
 
 class PlateauSchedule:
     """Steps a ``ReduceLROnPlateau`` with each validation loss."""
+
+    needs_validation = True
 
     def __init__(self, scheduler: lr_scheduler.ReduceLROnPlateau) -> None:
         self.scheduler = scheduler

@@ -36,14 +36,15 @@ class RNGState:
     Args:
         torch_cpu: ``torch.get_rng_state()`` (uint8 tensor).
         torch_cuda: one ``torch.cuda.get_rng_state(i)`` per device, or ``None`` when CUDA was not initialised.
-        numpy: ``np.random.get_state()`` tuple ``(name, keys, pos, has_gauss, cached_gaussian)``.
-        python: ``random.getstate()`` tuple ``(version, internal_state, gauss_next)``.
+        numpy: ``np.random.get_state()`` tuple ``(name, keys, pos, has_gauss, cached_gaussian)``, or ``None``
+            when only the torch generators were captured.
+        python: ``random.getstate()`` tuple ``(version, internal_state, gauss_next)``, or ``None`` likewise.
     """
 
     torch_cpu: torch.Tensor
     torch_cuda: list[torch.Tensor] | None
-    numpy: tuple
-    python: tuple
+    numpy: tuple | None
+    python: tuple | None
 
 
 def seed_everything(seed: int) -> None:
@@ -55,19 +56,24 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def get_rng_state() -> RNGState:
-    """Capture the state of every generator (CUDA only if CUDA has been initialised in this process)."""
+def get_rng_state(torch_only: bool = False) -> RNGState:
+    """Capture the state of every generator (CUDA only if CUDA has been initialised in this process).
+
+    Args:
+        torch_only: capture only the torch generators (about 1 us instead of about 50 us for NumPy + Python), for
+            snapshots taken at every training step.
+    """
     cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
     return RNGState(
         torch_cpu=torch.get_rng_state(),
         torch_cuda=cuda,
-        numpy=np.random.get_state(),
-        python=random.getstate(),
+        numpy=None if torch_only else np.random.get_state(),
+        python=None if torch_only else random.getstate(),
     )
 
 
 def set_rng_state(state: RNGState) -> None:
-    """Restore every generator from :func:`get_rng_state`'s snapshot.
+    """Restore the generators captured by :func:`get_rng_state` (those left ``None`` are not touched).
 
     CUDA states are restored when CUDA is available; if the number of devices differs, only the devices present
     in both are restored.
@@ -76,5 +82,7 @@ def set_rng_state(state: RNGState) -> None:
     if state.torch_cuda is not None and torch.cuda.is_available():
         for index, cuda_state in enumerate(state.torch_cuda[: torch.cuda.device_count()]):
             torch.cuda.set_rng_state(cuda_state, index)
-    np.random.set_state(state.numpy)
-    random.setstate(state.python)
+    if state.numpy is not None:
+        np.random.set_state(state.numpy)
+    if state.python is not None:
+        random.setstate(state.python)

@@ -61,8 +61,10 @@ class _Flattener:
             return self.add(obj)
         if isinstance(obj, np.ndarray):
             dtype = str(obj.dtype)
-            return {"__ndarray__": self.add(torch.from_numpy(obj.astype(_WIDEN.get(obj.dtype, obj.dtype))))
-                    ["__tensor__"], "dtype": dtype}
+            return {
+                "__ndarray__": self.add(torch.from_numpy(obj.astype(_WIDEN.get(obj.dtype, obj.dtype))))["__tensor__"],
+                "dtype": dtype,
+            }
         if isinstance(obj, np.generic):
             return obj.item()
         if isinstance(obj, tuple):
@@ -77,8 +79,10 @@ class _Flattener:
             if all(isinstance(k, str) and k not in _TAGS for k in obj):
                 return {k: self.encode(v, f"{where}.{k}") for k, v in obj.items()}
             return {"__items__": [[self.encode(k, where), self.encode(v, f"{where}[{k!r}]")] for k, v in obj.items()]}
-        raise CheckpointError(f"cannot save {where or 'value'}: unsupported type {type(obj).__name__} "
-                              "(expected tensors, numbers, strings, None, lists, tuples or dicts)")
+        raise CheckpointError(
+            f"cannot save {where or 'value'}: unsupported type {type(obj).__name__} "
+            "(expected tensors, numbers, strings, None, lists, tuples or dicts)"
+        )
 
 
 def flatten_tree(obj: Any, prefix: str = "") -> tuple[Any, dict[str, torch.Tensor]]:
