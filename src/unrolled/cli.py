@@ -95,6 +95,13 @@ class CLIError(Exception):
     """A user error found by the CLI itself."""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``unrolled train lm: error: ... (see --help)``."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def _train_lm_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "lm",
@@ -147,16 +154,16 @@ def _train_lm_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=PROG,
         description="unrolled: recurrent neural networks and sequence modeling on PyTorch.",
         epilog="Run 'unrolled COMMAND --help' for the options of each command.",
     )
     parser.add_argument("--version", action="version", version=f"unrolled {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=Parser)
 
     train = sub.add_parser("train", help="train a model", description="Train a model for a task.")
-    tasks = train.add_subparsers(dest="task", metavar="TASK", required=True)
+    tasks = train.add_subparsers(dest="task", metavar="TASK", required=True, parser_class=Parser)
     _train_lm_parser(tasks)
 
     g = sub.add_parser(
