@@ -45,6 +45,15 @@ class StepResult:
             carry the graph when training.
         count: number of units (tokens / examples) the loss averages over, an ``int >= 1``.
         state: recurrent state to carry into the next batch, or ``None`` when the model is stateless.
+
+    Shape:
+        - loss: :math:`()`, a scalar.
+        - state: whatever the model takes back, e.g. :math:`(L, B, H)` for a GRU or a tuple of two such tensors
+          for an LSTM (nested tuples / lists / dicts of tensors, see :mod:`unrolled.state`).
+
+    Example::
+
+        >>> StepResult(loss=torch.tensor(4.6), count=20 * 35, state=h)   # B=20 streams, T=35 steps
     """
 
     loss: torch.Tensor

@@ -34,8 +34,10 @@ def penalized_parameters(model: nn.Module) -> list[nn.Parameter]:
 def weight_penalty(model: nn.Module, l1: float, l2: float) -> torch.Tensor | None:
     """:math:`\\lambda_1 \\sum |W| + \\lambda_2 \\sum W^2` over :func:`penalized_parameters`, or ``None`` if both
     coefficients are zero (or the model has no weight matrix)."""
+    if l1 == 0.0 and l2 == 0.0:
+        return None
     params = penalized_parameters(model)
-    if (l1 == 0.0 and l2 == 0.0) or not params:
+    if not params:
         return None
     total = None
     for p in params:

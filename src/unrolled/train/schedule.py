@@ -20,7 +20,8 @@ Every rate is floored at ``min_lr``. Each schedule exposes ``on_epoch_end()``, `
 
 Example::
 
-    >>> opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    >>> from unrolled.train import TrainConfig
+    >>> opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=1.0)
     >>> sched = build_schedule(opt, TrainConfig(lr=1.0, schedule="plateau", lr_decay=4.0))
     >>> sched.on_eval(5.0); sched.on_eval(5.1); opt.param_groups[0]["lr"]
     0.25

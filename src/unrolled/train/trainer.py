@@ -1,0 +1,844 @@
+"""``Trainer``: the model-agnostic training loop.
+
+One optimizer step on a batch :math:`b` with carried state :math:`s`:
+
+.. math::
+
+    (\\bar\\ell_b, n_b, s') = \\text{objective}(\\text{model}, b, s), \\qquad
+    \\theta \\leftarrow \\text{opt}(\\theta, \\operatorname{clip}(\\nabla_\\theta[\\bar\\ell_b + \\Omega(\\theta)]))
+
+with :math:`\\Omega` the L1/L2 penalty (:mod:`unrolled.train.penalty`). With ``carry_state`` the next batch receives
+``detach_state(s')`` (truncated BPTT: gradients stop at batch boundaries, Williams & Peng 1990); the state is reset
+to ``None`` at each epoch start, for a batch whose ``carry`` attribute is ``False``, and at the start of every
+validation pass (which carries its own state from batch to batch). Reported losses are exact token-weighted means
+:math:`\\sum_b \\bar\\ell_b n_b / \\sum_b n_b` of the data loss (penalty excluded).
+
+Around that step the trainer handles: gradient clipping (``clip_value`` element-wise, then ``clip_norm`` on the
+global norm, Pascanu et al. 2013), validation every epoch or every ``eval_every`` steps, the learning-rate
+schedule, early stopping, the best-model weights, a progress bar, a metrics file, TensorBoard, the loss plot,
+callbacks, distributed data parallel training, and checkpoints that resume *exactly*: a run stopped at any step
+and resumed produces the same losses and bit-identical parameters as an uninterrupted run with the same seed.
+
+How training ends (``TrainResult.stopped``): ``completed`` (all epochs), ``max_steps``, ``early_stopping``,
+``interrupted`` or ``requested`` (a callback called :meth:`Trainer.request_stop`). A NaN or infinite loss (or
+gradient norm when ``clip_norm`` is set) raises :class:`~unrolled.train.errors.TrainingDiverged` (one line: the
+step, epoch and batch, and where the last good checkpoint is) before the parameters are updated; that checkpoint is
+left as it was. Other exceptions propagate without writing a checkpoint.
+
+Ctrl-C: while ``fit`` runs in the main thread, the first SIGINT lets the current step finish, then a checkpoint is
+written at that position, one line says where it is and how to resume, and ``fit`` returns with
+``stopped="interrupted"``; a second SIGINT raises ``KeyboardInterrupt`` at once. A ``KeyboardInterrupt`` raised
+inside a step (another thread's signal handling, or code that raises it) abandons that step: the checkpoint is
+written at the previous step with the torch generators reset to where the step began, so the resumed run repeats
+the step exactly.
+
+Exact resumption needs a deterministic data order: either derived from ``set_epoch`` (and ``iter_from``), or drawn
+from the global generators when the epoch's iterator is created (``DataLoader(shuffle=True)``): on resume the
+trainer recreates the iterator under the generator state saved at the epoch start, skips to the saved batch, then
+restores the generators to the state of the checkpoint.
+
+Example::
+
+    >>> config = TrainConfig(epochs=13, lr=1.0, optimizer="sgd", clip_norm=5.0, schedule="plateau",
+    ...                      carry_state=True, metric="ppl")
+    >>> trainer = Trainer(model, lm_objective, config, run_dir="runs/ptb-small")
+    >>> result = trainer.fit(train_batches, valid_batches)       # later: fit(..., resume=True)
+    >>> result.best_valid, result.stopped
+    (4.71, 'completed')
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import signal
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from unrolled.state import detach_state, map_state
+from unrolled.train import distributed as dist_utils
+from unrolled.train.batches import (
+    batch_carries_state,
+    data_length,
+    epoch_iterator,
+    move_to_device,
+    shard_data,
+)
+from unrolled.train.checkpoint import load_checkpoint, save_checkpoint, save_model_weights, write_json
+from unrolled.train.config import TrainConfig
+from unrolled.train.distributed import DistributedContext
+from unrolled.train.errors import CheckpointError, TrainingDiverged
+from unrolled.train.metrics import metric_value
+from unrolled.train.metrics_file import MetricsFile
+from unrolled.train.objective import StepResult
+from unrolled.train.optim import build_optimizer
+from unrolled.train.penalty import weight_penalty
+from unrolled.train.plot import plot_loss_curves
+from unrolled.train.progress import ProgressBar, format_postfix
+from unrolled.train.schedule import build_schedule
+from unrolled.train.seed import RNGState, get_rng_state, seed_everything, set_rng_state
+from unrolled.train.tensorboard import TensorBoardLogger
+
+__all__ = ["TrainResult", "Trainer"]
+
+_PARTS = ("optimizer", "scheduler", "rng", "state", "progress")
+_BAR_REFRESH_S = 0.5
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :meth:`Trainer.fit`.
+
+    Args:
+        history: one dict per completed epoch: ``epoch`` (1-based), ``step``, ``train_loss``, ``valid_loss``
+            (last validation of the epoch, or ``None``), ``lr`` (rate used during the epoch).
+        best_valid: lowest validation loss that counted as an improvement, or ``None``.
+        best_step: step at which ``best_valid`` was reached.
+        steps: optimizer steps taken in total.
+        epochs: completed epochs.
+        stopped: ``completed``, ``max_steps``, ``early_stopping``, ``interrupted`` or ``requested``.
+        checkpoint: the latest checkpoint folder, or ``None`` without a ``run_dir``.
+    """
+
+    history: list[dict[str, Any]]
+    best_valid: float | None
+    best_step: int | None
+    steps: int
+    epochs: int
+    stopped: str
+    checkpoint: Path | None = None
+
+    @property
+    def train_losses(self) -> list[float]:
+        return [entry["train_loss"] for entry in self.history]
+
+    @property
+    def valid_losses(self) -> list[float | None]:
+        return [entry["valid_loss"] for entry in self.history]
+
+
+@dataclass
+class _Progress:
+    """Everything about the position of a run that a checkpoint must restore (saved as ``progress.json``)."""
+
+    epoch: int = 0  # 0-based index of the current epoch
+    batch: int = 0  # batches done in the current epoch
+    step: int = 0  # optimizer steps done in total
+    epoch_loss_sum: float = 0.0
+    epoch_count: int = 0
+    interval_loss_sum: float = 0.0
+    interval_count: int = 0
+    last_valid: float | None = None
+    best_valid: float | None = None
+    best_step: int | None = None
+    bad_evals: int = 0
+    metrics_rows: int = 0
+    elapsed: float = 0.0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    train_points: list[list[float]] = field(default_factory=list)
+    epoch_points: list[list[float]] = field(default_factory=list)
+    valid_points: list[list[float]] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str) -> _Progress:
+        names = {f.name for f in dataclasses.fields(cls)}
+        if not isinstance(data, dict) or set(data) != names:
+            raise CheckpointError(f"{source}: expected training progress with keys {', '.join(sorted(names))}")
+        return cls(**data)
+
+
+def _rng_to_tree(state: RNGState) -> dict[str, Any]:
+    return {"torch_cpu": state.torch_cpu, "torch_cuda": state.torch_cuda, "numpy": state.numpy, "python": state.python}
+
+
+def _rng_from_tree(tree: dict[str, Any]) -> RNGState:
+    python = tree["python"]
+    return RNGState(
+        torch_cpu=tree["torch_cpu"],
+        torch_cuda=tree["torch_cuda"],
+        numpy=tuple(tree["numpy"]),
+        python=(python[0], tuple(python[1]), python[2]),
+    )
+
+
+class Trainer:
+    """Trains ``model`` by minimising ``objective`` over batches; see the module docstring.
+
+    Args:
+        model: the module to train (moved to ``config.device``; wrapped in ``DistributedDataParallel`` under
+            distributed training, the unwrapped module stays available as ``trainer.model``).
+        objective: ``(model, batch, state) -> StepResult`` (:mod:`unrolled.train.objective`).
+        config: :class:`~unrolled.train.config.TrainConfig`.
+        run_dir: folder for ``config.json``, metrics, plot, best weights and checkpoints (``None``: write nothing).
+        callbacks: objects with any of the hooks of :class:`~unrolled.train.callbacks.Callback`.
+        eval_objective: objective for validation; default: ``objective.evaluate_batch`` if the objective has
+            one, else ``objective``. Always called under ``torch.no_grad()`` with the model in ``eval()`` mode.
+        extra_config: more JSON-ready sections for ``config.json`` (e.g. ``{"model": {...}, "data": {...}}``);
+            ``train`` is reserved for ``config``.
+        distributed: a :class:`~unrolled.train.distributed.DistributedContext`; default: from the environment
+            when launched by ``torchrun`` with ``WORLD_SIZE > 1``, else single-process.
+        progress_file: stream for the progress bar and messages (default ``sys.stderr``).
+        resume_hint: how to resume, printed after Ctrl-C (e.g. the CLI command); default
+            ``"fit(..., resume=True)"``.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        objective: Any,
+        config: TrainConfig,
+        run_dir: str | Path | None = None,
+        callbacks: Sequence[Any] = (),
+        eval_objective: Any = None,
+        extra_config: dict[str, Any] | None = None,
+        distributed: DistributedContext | None = None,
+        progress_file: Any = None,
+        resume_hint: str | None = None,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"Trainer: expected model to be a torch.nn.Module, got {type(model).__name__}")
+        if not callable(objective):
+            raise TypeError(
+                f"Trainer: expected objective to be callable (model, batch, state) -> StepResult, "
+                f"got {type(objective).__name__}"
+            )
+        if eval_objective is not None and not callable(eval_objective):
+            raise TypeError(f"Trainer: expected eval_objective to be callable, got {type(eval_objective).__name__}")
+        if not isinstance(config, TrainConfig):
+            raise TypeError(f"Trainer: expected config to be a TrainConfig, got {type(config).__name__}")
+        extra_config = dict(extra_config or {})
+        if "train" in extra_config:
+            raise ValueError("Trainer: extra_config must not have a 'train' section (it holds the TrainConfig)")
+        try:
+            json.dumps(extra_config)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"Trainer: extra_config must be JSON-serializable ({err})") from None
+        if run_dir is None and (config.tensorboard or config.checkpoint_every is not None):
+            raise ValueError("Trainer: tensorboard and checkpoint_every need a run_dir to write to")
+        if distributed is not None and not isinstance(distributed, DistributedContext):
+            raise TypeError(
+                f"Trainer: expected distributed to be a DistributedContext or None, got {type(distributed).__name__}"
+            )
+
+        self.config = config
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.callbacks = list(callbacks)
+        self.objective = objective
+        if eval_objective is None:
+            eval_objective = getattr(objective, "evaluate_batch", None) or objective
+        self.eval_objective = eval_objective
+        self.extra_config = extra_config
+        self.resume_hint = resume_hint or "fit(..., resume=True)"
+        self.dist = distributed if distributed is not None else DistributedContext.from_env()
+        self.device = self._resolve_device()
+        self._params = [p for p in model.parameters() if p.requires_grad]
+        if not self._params:
+            raise ValueError("Trainer: the model has no trainable parameters (requires_grad=True)")
+        self._owns_group = False
+        if self.dist is not None:
+            if self.device.type == "cuda":
+                torch.cuda.set_device(self.device)
+            self._owns_group = dist_utils.init_process_group(self.dist, self.device)
+
+        self.model = model.to(self.device)  # in place for modules: the parameters listed above are still these
+        self.train_model: nn.Module = self.model
+        if self.dist is not None:
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            self.train_model = nn.parallel.DistributedDataParallel(self.model, device_ids=device_ids)
+        self.optimizer = build_optimizer(self._params, config)
+        self.schedule = build_schedule(self.optimizer, config)
+
+        self._progress = _Progress()
+        self._state: Any = None
+        self._epoch_rng: RNGState | None = None
+        self._resume_rng: dict[str, RNGState] | None = None
+        self._resumed = False
+        self._stop_reason: str | None = None
+        self._pending_stop: str | None = None
+        self._step_snapshot: RNGState | None = None
+        self._saved_at: tuple[int, int, int] | None = None
+        self._checkpoint_path: Path | None = None
+        self._bar = ProgressBar(enabled=config.progress and self.is_main, file=progress_file)
+        self._metrics_file: MetricsFile | None = None
+        self._tensorboard: TensorBoardLogger | None = None
+        self._elapsed_base = 0.0
+        self._fit_t0 = self._interval_t0 = self._bar_t0 = time.perf_counter()
+        self._bar_loss_sum, self._bar_count = 0.0, 0
+
+    # ------------------------------------------------------------------ small public helpers
+    @property
+    def is_main(self) -> bool:
+        """Whether this process writes files and prints (rank 0, or the only process)."""
+        return self.dist is None or self.dist.is_main
+
+    @property
+    def rank(self) -> int:
+        return 0 if self.dist is None else self.dist.rank
+
+    @property
+    def lr(self) -> float:
+        """Current learning rate (of the first parameter group)."""
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    @property
+    def step(self) -> int:
+        """Optimizer steps taken so far."""
+        return self._progress.step
+
+    @property
+    def epoch(self) -> int:
+        """0-based index of the current epoch."""
+        return self._progress.epoch
+
+    def print(self, message: str) -> None:
+        """Print one line above the progress bar (rank 0 only)."""
+        if self.is_main:
+            self._bar.write(message)
+
+    def request_stop(self, reason: str = "requested") -> None:
+        """Stop training after the current step (``TrainResult.stopped == reason``; under distributed training
+        the ranks agree through the next step's all-reduce and the reason is ``requested`` or ``interrupted``)."""
+        if self.dist is None:
+            self._stop_reason = reason
+        else:  # agreed on by all ranks through the next step's all-reduce
+            self._pending_stop = reason
+
+    def close(self) -> None:
+        """Destroy the process group if this trainer created it."""
+        if self._owns_group:
+            dist_utils.destroy_process_group()
+            self._owns_group = False
+
+    def __enter__(self) -> Trainer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _resolve_device(self) -> torch.device:
+        name = self.config.device
+        if name == "auto":
+            name = "cuda" if torch.cuda.is_available() else "cpu"
+        if name.startswith("cuda"):
+            if not torch.cuda.is_available():
+                raise ValueError(
+                    f"TrainConfig.device={self.config.device!r} but CUDA is not available; use device='cpu' or 'auto'"
+                )
+            if name == "cuda" and self.dist is not None:
+                name = f"cuda:{self.dist.local_rank}"
+            device = torch.device(name)
+            return torch.device("cuda", torch.cuda.current_device() if device.index is None else device.index)
+        return torch.device(name)
+
+    def _emit(self, hook: str, *args: Any) -> None:
+        for callback in self.callbacks:
+            method = getattr(callback, hook, None)
+            if method is not None:
+                method(self, *args)
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, data: Iterable[Any]) -> float:
+        """Token-weighted mean loss :math:`\\sum_b \\bar\\ell_b n_b / \\sum_b n_b` of the eval objective over
+        ``data`` (no gradients, ``eval()`` mode, state carried across batches when ``carry_state``). Under
+        distributed training, data with ``shard`` is sharded and the sums are all-reduced."""
+        sharded = self.dist is not None and hasattr(data, "shard")
+        if sharded:
+            data = shard_data(data, self.dist.rank, self.dist.world_size, "valid")
+        return self._evaluate(data, reduce=sharded)
+
+    def _evaluate(self, data: Iterable[Any], reduce: bool) -> float:
+        was_training = self.model.training
+        self.model.eval()
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        count = 0
+        state = None
+        try:
+            with torch.no_grad():
+                for batch in data:
+                    carried = state if self.config.carry_state and batch_carries_state(batch) else None
+                    result = self._check_result(
+                        self.eval_objective(self.model, move_to_device(batch, self.device), carried), "eval_objective"
+                    )
+                    loss_sum += result.loss.detach().double() * result.count
+                    count += result.count
+                    state = result.state if self.config.carry_state else None
+        finally:
+            self.model.train(was_training)
+        totals = torch.stack([loss_sum, torch.tensor(float(count), dtype=torch.float64, device=self.device)])
+        if reduce:
+            dist_utils.all_reduce_sum(totals)
+        loss_total, count_total = totals.tolist()
+        if count_total == 0:
+            raise ValueError("evaluate: expected data with at least one batch, got none")
+        return loss_total / count_total
+
+    @staticmethod
+    def _check_result(result: Any, name: str) -> StepResult:
+        if not isinstance(result, StepResult):
+            raise TypeError(f"{name} must return a StepResult(loss, count, state), got {type(result).__name__}")
+        return result
+
+    # ------------------------------------------------------------------ checkpoints
+    def resume(self, run_dir: str | Path | None = None) -> Path:
+        """Load the latest checkpoint of ``run_dir`` (default: this trainer's) so that the next :meth:`fit`
+        continues exactly where it stopped. Returns the checkpoint folder.
+
+        Raises:
+            FileNotFoundError: there is no checkpoint.
+            CheckpointError: the checkpoint is incomplete, corrupt, or does not match the model / optimizer.
+        """
+        path = Path(run_dir) if run_dir is not None else self.run_dir
+        if path is None:
+            raise ValueError("Trainer.resume: expected a run_dir (none given here or to the Trainer)")
+        folder, parts = load_checkpoint(path, self.model, _PARTS)
+        for part, field_name, target in (
+            ("optimizer", "optimizer", self.optimizer),
+            ("scheduler", "schedule", self.schedule),
+        ):
+            saved, source = parts[part], folder / f"{part}.json"
+            current = getattr(self.config, field_name)
+            if not isinstance(saved, dict) or set(saved) != {"name", "state"}:
+                raise CheckpointError(f"{source}: expected {{'name', 'state'}} of the {part}")
+            if saved["name"] != current:
+                raise CheckpointError(
+                    f"{source}: saved for {field_name} {saved['name']!r}, but TrainConfig.{field_name} is {current!r}"
+                )
+            try:
+                target.load_state_dict(saved["state"])
+            except (ValueError, KeyError, TypeError, RuntimeError) as err:
+                first = str(err).splitlines()[0] if str(err) else type(err).__name__
+                raise CheckpointError(f"{source}: does not match this {part} ({first})") from None
+        progress = _Progress.from_dict(parts["progress"], str(folder / "progress.json"))
+        ranks = len(parts["rng"])
+        if ranks != len(parts["state"]) or ranks == 0:
+            raise CheckpointError(f"{folder}: rng.json and state.json must hold one entry per rank")
+        entry = self.rank % ranks
+        rng = parts["rng"][entry]
+        self._resume_rng = {"now": _rng_from_tree(rng["now"]), "epoch_start": _rng_from_tree(rng["epoch_start"])}
+        self._state = map_state(lambda t: t.to(self.device), parts["state"][entry])
+        self._progress = progress
+        self._saved_at = (progress.epoch, progress.batch, progress.step)
+        self._checkpoint_path = folder
+        self._resumed = True
+        return folder
+
+    def _checkpoint(self) -> None:
+        """Write the current position as ``run_dir/checkpoint`` (rank 0 writes; every rank contributes its RNG
+        and carried state)."""
+        p = self._progress
+        if self.run_dir is None or self._saved_at == (p.epoch, p.batch, p.step):
+            return
+        with self._not_training():
+            self._write_checkpoint()
+
+    def _write_checkpoint(self) -> None:
+        p = self._progress
+        p.elapsed = self._elapsed()
+        rng = get_rng_state()
+        entry = (
+            {"now": _rng_to_tree(rng), "epoch_start": _rng_to_tree(self._epoch_rng or rng)},
+            map_state(lambda t: t.detach().cpu(), self._state),
+        )
+        entries = [entry] if self.dist is None else dist_utils.all_gather_objects(entry, self.dist.world_size)
+        if self.is_main:
+            parts = {
+                "optimizer": {"name": self.config.optimizer, "state": self.optimizer.state_dict()},
+                "scheduler": {"name": self.config.schedule, "state": self.schedule.state_dict()},
+                "rng": [rng_entry for rng_entry, _ in entries],
+                "state": [state for _, state in entries],
+                "progress": dataclasses.asdict(p),
+            }
+            self._checkpoint_path = save_checkpoint(self.run_dir, self.model, parts)
+        if self.dist is not None:
+            dist_utils.barrier()
+            if self._checkpoint_path is None:
+                self._checkpoint_path = self.run_dir / "checkpoint"
+        self._saved_at = (p.epoch, p.batch, p.step)
+
+    def _save_best(self, loss: float) -> None:
+        if self.run_dir is None or not self.is_main:
+            return
+        p = self._progress
+        save_model_weights(self.model, self.run_dir / "best" / "model.safetensors")
+        write_json(self.run_dir / "best" / "meta.json", {"step": p.step, "epoch": p.epoch + 1, "valid_loss": loss})
+
+    # ------------------------------------------------------------------ logging
+    @contextlib.contextmanager
+    def _not_training(self) -> Iterator[None]:
+        """Leave the enclosed time (validation, checkpoints, plots) out of the tokens/s windows."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            pause = time.perf_counter() - start
+            self._interval_t0 += pause
+            self._bar_t0 += pause
+
+    def _elapsed(self) -> float:
+        return self._elapsed_base + (time.perf_counter() - self._fit_t0)
+
+    def _write_row(self, row: dict[str, Any]) -> None:
+        self._progress.metrics_rows += 1
+        if self._metrics_file is not None:
+            self._metrics_file.write(row)
+        if self._tensorboard is not None:
+            self._tensorboard.log(row)
+
+    def _row(self, split: str, loss: float, **extra: Any) -> dict[str, Any]:
+        p = self._progress
+        return {
+            "step": p.step,
+            "epoch": p.epoch + 1,
+            "split": split,
+            "loss": loss,
+            "metric": metric_value(self.config.metric, loss),
+            "lr": self.lr,
+            "time": self._elapsed(),
+            **extra,
+        }
+
+    def _open_outputs(self) -> None:
+        cfg = self.config
+        if self.run_dir is None or not self.is_main:
+            return
+        write_json(self.run_dir / "config.json", {"train": cfg.to_dict(), **self.extra_config})
+        keep = self._progress.metrics_rows if self._resumed else None
+        self._metrics_file = MetricsFile(self.run_dir / f"metrics.{cfg.metrics_format}", cfg.metrics_format, keep)
+        if cfg.tensorboard:
+            self._tensorboard = TensorBoardLogger(self.run_dir / "tensorboard", cfg.metric)
+
+    def _close_outputs(self) -> None:
+        self._bar.close()
+        for output in (self._metrics_file, self._tensorboard):
+            if output is not None:
+                output.close()
+        self._metrics_file = self._tensorboard = None
+
+    def _plot(self) -> None:
+        if self.config.plot and self.run_dir is not None and self.is_main:
+            p = self._progress
+            with self._not_training():
+                plot_loss_curves(self.run_dir / "loss.png", p.train_points, p.epoch_points, p.valid_points)
+
+    # ------------------------------------------------------------------ the loop
+    def fit(
+        self, train_data: Iterable[Any], valid_data: Iterable[Any] | None = None, resume: bool = False
+    ) -> TrainResult:
+        """Train for ``config.epochs`` epochs (or until another stopping rule fires).
+
+        Args:
+            train_data: iterable of batches (see :mod:`unrolled.train.batches` for the optional methods).
+            valid_data: iterable of validation batches, or ``None``.
+            resume: first load the latest checkpoint of ``run_dir`` (:meth:`resume`) unless already done.
+
+        Returns:
+            :class:`TrainResult`.
+
+        Raises:
+            TrainingDiverged: the loss or gradient norm became NaN / infinite.
+        """
+        cfg = self.config
+        if valid_data is None and (self.schedule.needs_validation or cfg.early_stopping_patience is not None):
+            raise ValueError(f"Trainer.fit: schedule={cfg.schedule!r} / early_stopping_patience need valid_data")
+        if resume and not self._resumed:
+            self.resume()
+        if self.dist is not None:
+            train_data = shard_data(train_data, self.dist.rank, self.dist.world_size, "train")
+        valid_reduce = self.dist is not None and valid_data is not None and hasattr(valid_data, "shard")
+        if valid_reduce:
+            valid_data = shard_data(valid_data, self.dist.rank, self.dist.world_size, "valid")
+        if not self._resumed and self._progress.step == 0:
+            seed_everything(cfg.seed + self.rank)
+
+        p = self._progress
+        self._stop_reason = self._pending_stop = None
+        self._elapsed_base = p.elapsed
+        self._fit_t0 = self._interval_t0 = self._bar_t0 = time.perf_counter()
+        self._bar_loss_sum, self._bar_count = 0.0, 0
+        previous_handler = self._install_sigint()
+        try:
+            self._open_outputs()
+            self._emit("on_fit_start")
+            try:
+                while p.epoch < cfg.epochs and self._stop_reason is None:
+                    self._run_epoch(train_data, valid_data, valid_reduce)
+            except KeyboardInterrupt:
+                if self._step_snapshot is not None:  # interrupted inside a step: torch generators back to its start
+                    set_rng_state(self._step_snapshot)
+                    self._step_snapshot = None
+                self._stop_reason = "interrupted"
+                if self.dist is not None:  # other ranks may be inside a collective: do not wait for them
+                    self.print(f"interrupted at step {p.step}; not saved (distributed run stopped mid-step)")
+                    raise
+            self._checkpoint()
+            self._plot()
+            if self._stop_reason == "interrupted":
+                saved = (
+                    f"checkpoint saved to {self._checkpoint_path}; resume with {self.resume_hint}"
+                    if self.run_dir is not None
+                    else "nothing saved (no run_dir)"
+                )
+                self.print(f"interrupted at epoch {p.epoch + 1}, batch {p.batch} (step {p.step}); {saved}")
+        finally:
+            self._restore_sigint(previous_handler)
+            self._close_outputs()
+        result = TrainResult(
+            history=list(p.history),
+            best_valid=p.best_valid,
+            best_step=p.best_step,
+            steps=p.step,
+            epochs=p.epoch,
+            stopped=self._stop_reason or "completed",
+            checkpoint=self._checkpoint_path,
+        )
+        self._emit("on_fit_end", result)
+        return result
+
+    def _install_sigint(self) -> tuple[bool, Any]:
+        """First Ctrl-C: stop after the current step and checkpoint; second: raise KeyboardInterrupt now.
+        Returns ``(installed, previous_handler)``."""
+        if threading.current_thread() is not threading.main_thread():
+            return False, None
+
+        def handler(signum: int, frame: Any) -> None:
+            if self._stop_reason == "interrupted" or self._pending_stop == "interrupted":
+                raise KeyboardInterrupt
+            self.request_stop("interrupted")
+
+        return True, signal.signal(signal.SIGINT, handler)
+
+    @staticmethod
+    def _restore_sigint(installed: tuple[bool, Any]) -> None:
+        done, previous = installed
+        if done:
+            signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
+
+    def _run_epoch(self, data: Iterable[Any], valid_data: Iterable[Any] | None, valid_reduce: bool) -> None:
+        cfg, p = self.config, self._progress
+        resume, self._resume_rng = self._resume_rng, None
+        if resume is not None and p.batch == 0:
+            set_rng_state(resume["now"])
+        if hasattr(data, "set_epoch"):
+            data.set_epoch(p.epoch)
+        if p.batch > 0:  # mid-epoch: rebuild the iterator as it was built at the epoch start, then skip
+            now = resume["now"] if resume is not None else get_rng_state()
+            if resume is not None:
+                self._epoch_rng = resume["epoch_start"]
+            set_rng_state(self._epoch_rng)
+            iterator = epoch_iterator(data, p.batch)
+            set_rng_state(now)
+        else:
+            self._state = None
+            self._epoch_rng = get_rng_state()
+            iterator = epoch_iterator(data, 0)
+
+        length = data_length(data)
+        total = length
+        if length is not None and cfg.max_steps is not None:
+            total = min(length, p.batch + cfg.max_steps - p.step)
+        self._bar.start_epoch(p.epoch + 1, cfg.epochs, total, initial=p.batch)
+        exhausted = False
+        while self._stop_reason is None:
+            if cfg.max_steps is not None and p.step >= cfg.max_steps:
+                self._stop_reason = "max_steps"
+                exhausted = length is not None and p.batch >= length
+                break
+            self._step_snapshot = get_rng_state(torch_only=True)
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                exhausted = True
+                break
+            self._train_step(batch, valid_data, valid_reduce)
+        self._step_snapshot = None
+        self._bar.close()
+        if exhausted and p.batch == 0:
+            raise ValueError(
+                f"train data yielded no batches in epoch {p.epoch + 1}; expected a re-iterable such as a list or a "
+                "DataLoader (a one-shot iterator or generator is used up after one epoch)"
+            )
+        if exhausted:
+            self._end_epoch(valid_data, valid_reduce)
+
+    def _train_step(self, batch: Any, valid_data: Iterable[Any] | None, valid_reduce: bool) -> None:
+        cfg, p = self.config, self._progress
+        state = self._state if cfg.carry_state and batch_carries_state(batch) else None
+        batch = move_to_device(batch, self.device)
+        self.train_model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        result = self._check_result(self.objective(self.train_model, batch, state), "objective")
+        loss, count, stop = self._global_loss(result)
+        if not math.isfinite(loss):
+            self._diverged("loss", loss)
+        total = result.loss
+        penalty = weight_penalty(self.model, cfg.l1, cfg.l2)
+        if penalty is not None:
+            total = total + penalty
+        total.backward()
+        now = time.perf_counter()
+        logging = (p.step + 1) % cfg.log_every == 0
+        refresh = self._bar.enabled and (logging or now - self._bar_t0 >= _BAR_REFRESH_S)
+        grad_norm = self._clip(need_norm=logging or refresh)
+        if grad_norm is not None and not math.isfinite(grad_norm):
+            self._diverged("gradient norm", grad_norm)
+        self.optimizer.step()
+
+        # the step is complete: update the position in one block
+        self._state = detach_state(result.state) if cfg.carry_state else None
+        p.step += 1
+        p.batch += 1
+        p.epoch_loss_sum += loss * count
+        p.epoch_count += count
+        p.interval_loss_sum += loss * count
+        p.interval_count += count
+        self._step_snapshot = None
+        if stop is not None:
+            self._stop_reason = stop
+
+        metric = metric_value(cfg.metric, loss)
+        postfix = None
+        self._bar_loss_sum += loss * count
+        self._bar_count += count
+        if refresh:
+            bar_loss = self._bar_loss_sum / self._bar_count
+            postfix = format_postfix(
+                bar_loss,
+                cfg.metric,
+                metric_value(cfg.metric, bar_loss),
+                self._bar_count / max(now - self._bar_t0, 1e-9),
+                grad_norm,
+                self.lr,
+            )
+            self._bar_t0, self._bar_loss_sum, self._bar_count = now, 0.0, 0
+        self._bar.update(1, postfix)
+        if logging:
+            self._log_train(grad_norm)
+        self._emit(
+            "on_step_end",
+            p.step,
+            {
+                "step": p.step,
+                "epoch": p.epoch + 1,
+                "batch": p.batch,
+                "loss": loss,
+                "count": count,
+                "lr": self.lr,
+                "grad_norm": grad_norm,
+                cfg.metric: metric,
+            },
+        )
+        if cfg.eval_every != "epoch" and valid_data is not None and p.step % cfg.eval_every == 0:
+            self._validate(valid_data, valid_reduce)
+        if cfg.checkpoint_every is not None and p.step % cfg.checkpoint_every == 0:
+            self._checkpoint()
+
+    def _global_loss(self, result: StepResult) -> tuple[float, int, str | None]:
+        """The step's loss and count over all ranks, and whether some rank asked to stop."""
+        if self.dist is None:
+            return result.loss.item(), result.count, None
+        pending = self._pending_stop
+        stats = torch.tensor(
+            [0.0, float(result.count), float(pending == "interrupted"), float(pending is not None)],
+            dtype=torch.float64,
+            device=self.device,
+        )
+        stats[0] = result.loss.detach().double() * result.count
+        dist_utils.all_reduce_sum(stats)
+        loss_sum, count, interrupted, requested = stats.tolist()
+        stop = "interrupted" if interrupted > 0 else ("requested" if requested > 0 else None)
+        if stop is not None:
+            self._pending_stop = None
+        return loss_sum / count, int(count), stop
+
+    def _clip(self, need_norm: bool) -> float | None:
+        """Clip gradients as configured; returns the global norm (before norm clipping) when computed."""
+        cfg = self.config
+        if cfg.clip_value is not None:
+            nn.utils.clip_grad_value_(self._params, cfg.clip_value)
+        if cfg.clip_norm is not None:
+            return float(nn.utils.clip_grad_norm_(self._params, cfg.clip_norm))
+        if need_norm:
+            grads = [p.grad for p in self._params if p.grad is not None]
+            return float(nn.utils.get_total_norm(grads)) if grads else 0.0
+        return None
+
+    def _diverged(self, what: str, value: float) -> None:
+        p = self._progress
+        kept = f"last good checkpoint kept at {self._checkpoint_path}" if self._checkpoint_path else "no checkpoint"
+        raise TrainingDiverged(
+            f"training diverged: {what} is {value} at step {p.step + 1} (epoch {p.epoch + 1}, batch {p.batch + 1}); "
+            f"{kept}; try a lower lr or clip_norm"
+        )
+
+    def _log_train(self, grad_norm: float | None) -> None:
+        p = self._progress
+        now = time.perf_counter()
+        loss = p.interval_loss_sum / p.interval_count
+        self._write_row(
+            self._row(
+                "train", loss, grad_norm=grad_norm, tokens_per_s=p.interval_count / max(now - self._interval_t0, 1e-9)
+            )
+        )
+        p.train_points.append([p.step, loss])
+        p.interval_loss_sum, p.interval_count = 0.0, 0
+        self._interval_t0 = now
+
+    def _validate(self, valid_data: Iterable[Any], reduce: bool) -> None:
+        with self._not_training():
+            self._validate_once(valid_data, reduce)
+
+    def _validate_once(self, valid_data: Iterable[Any], reduce: bool) -> None:
+        cfg, p = self.config, self._progress
+        loss = self._evaluate(valid_data, reduce)
+        row = self._row("valid", loss)  # before the schedule reacts: lr is the rate the model was trained with
+        improved = p.best_valid is None or loss < p.best_valid - cfg.min_delta
+        if improved:
+            p.best_valid, p.best_step, p.bad_evals = loss, p.step, 0
+            self._save_best(loss)
+        else:
+            p.bad_evals += 1
+        self.schedule.on_eval(loss)
+        p.last_valid = loss
+        p.valid_points.append([p.step, loss])
+        self._write_row(row)
+        self._emit(
+            "on_eval",
+            p.step,
+            {
+                "step": p.step,
+                "epoch": p.epoch + 1,
+                "loss": loss,
+                cfg.metric: metric_value(cfg.metric, loss),
+                "improved": improved,
+            },
+        )
+        if cfg.early_stopping_patience is not None and p.bad_evals >= cfg.early_stopping_patience:
+            self._stop_reason = "early_stopping"
+
+    def _end_epoch(self, valid_data: Iterable[Any] | None, valid_reduce: bool) -> None:
+        cfg, p = self.config, self._progress
+        train_loss = p.epoch_loss_sum / p.epoch_count if p.epoch_count else math.nan
+        lr = self.lr  # the rate this epoch trained with, before validation or the schedule change it
+        if cfg.eval_every == "epoch" and valid_data is not None:
+            self._validate(valid_data, valid_reduce)
+        self.schedule.on_epoch_end()
+        entry = {"epoch": p.epoch + 1, "step": p.step, "train_loss": train_loss, "valid_loss": p.last_valid, "lr": lr}
+        p.history.append(entry)
+        p.epoch_points.append([p.step, train_loss])
+        self._write_row(self._row("train_epoch", train_loss) | {"lr": lr})
+        self._emit("on_epoch_end", p.epoch + 1, dict(entry))
+        p.epoch += 1
+        p.batch = 0
+        p.epoch_loss_sum, p.epoch_count, p.last_valid = 0.0, 0, None
+        self._state = None
+        self._checkpoint()
+        self._plot()

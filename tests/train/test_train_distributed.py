@@ -1,0 +1,74 @@
+"""Two gloo processes on the CPU train like one process on the full batch (DistributedDataParallel)."""
+
+import json
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from _train_testkit import Recorder, Stream, TinyGRU, ddp_config, ddp_worker, make_stream, mse_objective
+from safetensors.torch import load_file
+
+from unrolled.train import DistributedContext, Trainer, find_checkpoint, load_checkpoint
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_match_one_process_on_the_global_batch(tmp_path):
+    mp.spawn(ddp_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
+    params = [load_file(tmp_path / f"rank{r}.safetensors") for r in range(2)]
+
+    # both ranks hold bit-identical parameters and report the same (all-reduced) losses
+    assert params[0].keys() == params[1].keys()
+    for name in params[0]:
+        assert torch.equal(params[0][name], params[1][name]), name
+    assert ranks[0] == ranks[1]
+
+    # one process on the full batch (B=4 instead of 2 x 2) follows the same trajectory
+    model = TinyGRU(seed=0, dropout=0.0)
+    recorder = Recorder()
+    result = Trainer(model, mse_objective, ddp_config(), callbacks=[recorder]).fit(
+        Stream(make_stream(seed=1)), Stream(make_stream(batches=2, seed=7))
+    )
+    ddp_steps = ranks[0]["steps"]
+    assert [s for s, _ in ddp_steps] == [s for s, _ in recorder.steps] == list(range(1, 13))
+    assert [loss for _, loss in ddp_steps] == pytest.approx([loss for _, loss in recorder.steps], rel=1e-5)
+    assert [loss for _, loss in ranks[0]["evals"]] == pytest.approx([loss for _, loss in recorder.evals], rel=1e-5)
+    for name, tensor in model.state_dict().items():
+        torch.testing.assert_close(params[0][name], tensor, rtol=1e-5, atol=1e-6)
+    assert ranks[0]["history"][-1]["train_loss"] == pytest.approx(result.history[-1]["train_loss"], rel=1e-5)
+
+    # only rank 0 wrote the run folder; the checkpoint holds one RNG / state entry per rank
+    run_dir = tmp_path / "run"
+    assert len((run_dir / "metrics.csv").read_text().splitlines()) == 1 + 12 + 2 + 2
+    _, parts = load_checkpoint(find_checkpoint(run_dir), TinyGRU(seed=5), ("rng", "state", "progress"))
+    assert len(parts["rng"]) == 2 and len(parts["state"]) == 2 and parts["progress"]["step"] == 12
+
+
+def test_distributed_context_validation_and_env():
+    assert DistributedContext.from_env({"WORLD_SIZE": "1"}) is None
+    assert DistributedContext.from_env({}) is None
+    ctx = DistributedContext.from_env({"WORLD_SIZE": "4", "RANK": "3", "LOCAL_RANK": "1"})
+    assert (ctx.rank, ctx.world_size, ctx.local_rank, ctx.is_main) == (3, 4, 1, False)
+    with pytest.raises(ValueError, match=r"environment variable WORLD_SIZE: expected an integer, got 'two'"):
+        DistributedContext.from_env({"WORLD_SIZE": "two"})
+    with pytest.raises(ValueError, match=r"DistributedContext.rank: expected an int in \[0, 2\), got 2"):
+        DistributedContext(rank=2, world_size=2)
+    with pytest.raises(ValueError, match=r"DistributedContext.backend: expected gloo, nccl or None, got 'mpi'"):
+        DistributedContext(rank=0, world_size=2, backend="mpi")
+
+
+def test_distributed_training_needs_shardable_data(monkeypatch):
+    from unrolled.train import batches
+
+    with pytest.raises(TypeError, match=r"distributed training needs train data with a shard\(rank, world\) method"):
+        batches.shard_data([1, 2], 0, 2, "train")
+    monkeypatch.delenv("MASTER_ADDR", raising=False)
+    monkeypatch.delenv("MASTER_PORT", raising=False)
+    with pytest.raises(ValueError, match=r"init_method env:// needs MASTER_ADDR and MASTER_PORT set"):
+        Trainer(TinyGRU(), mse_objective, ddp_config(), distributed=DistributedContext(rank=0, world_size=2))
