@@ -91,6 +91,11 @@ TRAIN_FLAGS: dict[str, str] = {
 }
 
 
+#: wall-clock budget of ``unrolled train lm`` on the built-in corpus when no time limit is given (the README's
+#: first command must finish within 3 minutes on 2 CPU cores, corpus preparation and validation included)
+BUILTIN_BUDGET_S = 150.0
+
+
 class CLIError(Exception):
     """A user error found by the CLI itself."""
 
@@ -135,7 +140,12 @@ def _train_lm_parser(sub: argparse._SubParsersAction) -> None:
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=int, metavar="N", help="passes over the data (default 3)")
     t.add_argument("--max-steps", type=int, metavar="N", help="stop after N optimizer steps")
-    t.add_argument("--max-time", type=float, metavar="SECONDS", help="stop (with a checkpoint) after this long")
+    t.add_argument(
+        "--max-time",
+        type=float,
+        metavar="SECONDS",
+        help=f"stop (with a checkpoint) after this long (default: none; {BUILTIN_BUDGET_S:g} s on the built-in corpus)",
+    )
     t.add_argument("--lr", type=float, help="learning rate (default 2e-3)")
     t.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "adagrad", "rmsprop"], help="default adam")
     t.add_argument("--schedule", choices=["constant", "step", "cosine", "plateau"], help="default plateau")
@@ -230,6 +240,8 @@ def resolve_lm_config(args: argparse.Namespace):
     if args.no_progress:
         raw["train"]["progress"] = False
     raw = apply_overrides(raw, args.set)
+    if raw["data"].get("path") is None and raw["train"].get("max_time") is None:
+        raw["train"]["max_time"] = BUILTIN_BUDGET_S
     return from_dict(LMRunConfig, raw)
 
 

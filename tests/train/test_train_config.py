@@ -46,7 +46,7 @@ def test_round_trip_through_json_is_identity():
 
 def test_from_dict_rejects_unknown_key_naming_it_and_listing_valid_ones():
     with pytest.raises(
-        ValueError, match=r"unknown TrainConfig key 'learning_rate'; valid keys: epochs, max_steps, lr,"
+        ValueError, match=r"unknown TrainConfig key 'learning_rate'; valid keys: epochs, max_steps, max_time, lr,"
     ):
         TrainConfig.from_dict({"learning_rate": 0.1})
     with pytest.raises(TypeError, match="expected a mapping, got list"):

@@ -65,6 +65,9 @@ class TrainConfig:
     Args:
         epochs: passes over the training data.
         max_steps: stop after this many optimizer steps in total (``None``: no limit).
+        max_time: stop after this many seconds of training in total, resumed sessions included (``None``: no
+            limit). The run is checkpointed and, when it has validation data, validated once more so that its best
+            weights account for the last step (that extra pass does not feed the schedule or early stopping).
         lr: initial learning rate.
         optimizer: ``sgd``, ``adam``, ``adamw``, ``adagrad`` or ``rmsprop`` (see :mod:`unrolled.train.optim`).
         momentum: momentum of ``sgd`` / ``rmsprop``.
@@ -103,6 +106,7 @@ class TrainConfig:
 
     epochs: int = 10
     max_steps: int | None = None
+    max_time: float | None = None
     lr: float = 1e-3
     optimizer: str = "adam"
     momentum: float = 0.0
@@ -136,6 +140,8 @@ class TrainConfig:
         _check_int("epochs", self.epochs, 1)
         if self.max_steps is not None:
             _check_int("max_steps", self.max_steps, 1)
+        if self.max_time is not None:
+            self.max_time = _check_float("max_time", self.max_time, 0.0, strict=True)
         self.lr = _check_float("lr", self.lr, 0.0, strict=True)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         self.momentum = _check_float("momentum", self.momentum, 0.0)

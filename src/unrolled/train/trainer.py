@@ -19,7 +19,7 @@ schedule, early stopping, the best-model weights, a progress bar, a metrics file
 callbacks, distributed data parallel training, and checkpoints that resume *exactly*: a run stopped at any step
 and resumed produces the same losses and bit-identical parameters as an uninterrupted run with the same seed.
 
-How training ends (``TrainResult.stopped``): ``completed`` (all epochs), ``max_steps``, ``early_stopping``,
+How training ends (``TrainResult.stopped``): ``completed`` (all epochs), ``max_steps``, ``max_time``, ``early_stopping``,
 ``interrupted`` or ``requested`` (a callback called :meth:`Trainer.request_stop`). A NaN or infinite loss (or
 gradient norm when ``clip_norm`` is set) raises :class:`~unrolled.train.errors.TrainingDiverged` (one line: the
 step, epoch and batch, and where the last good checkpoint is) before the parameters are updated; that checkpoint is
@@ -105,7 +105,7 @@ class TrainResult:
         best_step: step at which ``best_valid`` was reached.
         steps: optimizer steps taken in total.
         epochs: completed epochs.
-        stopped: ``completed``, ``max_steps``, ``early_stopping``, ``interrupted`` or ``requested``.
+        stopped: ``completed``, ``max_steps``, ``max_time``, ``early_stopping``, ``interrupted`` or ``requested``.
         checkpoint: the latest checkpoint folder, or ``None`` without a ``run_dir``.
     """
 
@@ -138,6 +138,7 @@ class _Progress:
     interval_loss_sum: float = 0.0
     interval_count: int = 0
     last_valid: float | None = None
+    last_valid_step: int | None = None
     best_valid: float | None = None
     best_step: int | None = None
     bad_evals: int = 0
@@ -579,6 +580,9 @@ class Trainer:
                 if self.dist is not None:  # other ranks may be inside a collective: do not wait for them
                     self.print(f"interrupted at step {p.step}; not saved (distributed run stopped mid-step)")
                     raise
+            if self._timed_out() and valid_data is not None and p.last_valid_step != p.step:
+                with self._not_training():
+                    self._validate_once(valid_data, valid_reduce, final=True)
             self._checkpoint()
             self._plot()
             if self._stop_reason == "interrupted":
@@ -740,6 +744,8 @@ class Trainer:
             self._validate(valid_data, valid_reduce)
         if cfg.checkpoint_every is not None and p.step % cfg.checkpoint_every == 0:
             self._checkpoint()
+        if cfg.max_time is not None and self._stop_reason is None and self._elapsed() >= cfg.max_time:
+            self.request_stop("max_time")
 
     def _global_loss(self, result: StepResult) -> tuple[float, int, str | None]:
         """The step's loss and count over all ranks, and whether some rank asked to stop."""
@@ -796,18 +802,31 @@ class Trainer:
         with self._not_training():
             self._validate_once(valid_data, reduce)
 
-    def _validate_once(self, valid_data: Iterable[Any], reduce: bool) -> None:
+    def _timed_out(self) -> bool:
+        cfg = self.config
+        return (
+            cfg.max_time is not None
+            and self._stop_reason in ("max_time", "requested")
+            and (self._elapsed() >= cfg.max_time)
+        )
+
+    def _validate_once(self, valid_data: Iterable[Any], reduce: bool, final: bool = False) -> None:
+        """One validation pass. ``final`` (the extra pass of a run stopped by ``max_time``) updates the best
+        weights but not the schedule or the early-stopping counter, so a resumed run stays exact."""
         cfg, p = self.config, self._progress
         loss = self._evaluate(valid_data, reduce)
         row = self._row("valid", loss)  # before the schedule reacts: lr is the rate the model was trained with
         improved = p.best_valid is None or loss < p.best_valid - cfg.min_delta
         if improved:
-            p.best_valid, p.best_step, p.bad_evals = loss, p.step, 0
+            p.best_valid, p.best_step = loss, p.step
+            if not final:
+                p.bad_evals = 0
             self._save_best(loss)
-        else:
+        elif not final:
             p.bad_evals += 1
-        self.schedule.on_eval(loss)
-        p.last_valid = loss
+        if not final:
+            self.schedule.on_eval(loss)
+        p.last_valid, p.last_valid_step = loss, p.step
         p.valid_points.append([p.step, loss])
         self._write_row(row)
         self._emit(
