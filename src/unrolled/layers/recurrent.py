@@ -13,13 +13,14 @@ from torch import Tensor, nn
 from unrolled.cells.base import RecurrentCell, State
 from unrolled.cells.registry import make_cell
 from unrolled.layers.fused import fusable, run_fused
-from unrolled.layers.lengths import resolve_lengths, reverse_time
+from unrolled.layers.lengths import resolve_lengths, reverse_time, time_mask
 from unrolled.layers.merge import MERGES, get_merge
 from unrolled.layers.regularization import variational_mask
+from unrolled.layers.scan import scan, supports_scan
 from unrolled.layers.unroll import UnrollOptions, unroll, unroll_plain
 from unrolled.state import detach_state
 
-BACKENDS = ("auto", "fused", "loop")
+BACKENDS = ("auto", "fused", "scan", "loop")
 _DIRECTION = ("forward", "reverse")
 
 
@@ -40,9 +41,13 @@ class Recurrent(nn.Module):
 
     Speed: when a layer consists of standard cells (Elman tanh/relu, LSTM without peepholes, GRU with
     reset="after") and no feature that torch lacks is on (delays, recurrent dropout, zoneout, teacher forcing),
-    that layer runs torch's fused kernel on the cells' own parameters (``backend="auto"``, the default). Every
-    other layer runs the generic loop (input projection for all steps in one product, then the recurrence).
-    ``backend="loop"`` forces the loop; ``backend="fused"`` demands the kernel and errors if impossible.
+    that layer runs torch's fused kernel on the cells' own parameters (``backend="auto"``, the default). Other
+    cells with a scan kernel (Elman, LSTM incl. peepholes, GRU both resets, leaky, layer-norm LSTM and GRU) run
+    the *scan* path (:mod:`unrolled.layers.scan`): input projection for all steps in one product, then a time
+    loop with a hand-written BPTT backward, also with ``lengths``. Everything else (and the scan cells while
+    delays, recurrent dropout in training, zoneout or teacher forcing are on) runs the generic loop over
+    ``cell.step``. ``backend="scan"`` / ``"fused"`` demand their path and error if impossible; ``"loop"``
+    forces the generic loop (the only path that supports double backward, e.g. gradient penalties).
 
     Args:
         cell: a registry name (``"elman"``, ``"lstm"``, ``"gru"``, ``"gru_before"``, ``"leaky"``, ``"jordan"``,
@@ -61,7 +66,7 @@ class Recurrent(nn.Module):
             the masked state enters that interpolation too.
         zoneout: probability that a unit keeps its previous value at a step (Krueger et al. 2017), applied to
             every part of the state; evaluation uses the expectation.
-        backend: ``"auto"``, ``"fused"`` or ``"loop"``.
+        backend: ``"auto"``, ``"fused"``, ``"scan"`` or ``"loop"``.
         **cell_kwargs: passed to every cell (e.g. ``nonlinearity="relu"``, ``proj_size=64``, ``reset="before"``,
             ``tau_range=(1, 100)``, ``bias=False``).
 
@@ -177,7 +182,7 @@ class Recurrent(nn.Module):
         extras = bool(self.extra_delays) or recurrent_dropout > 0 or zoneout > 0
         D = self.num_directions
         self._fused = [
-            backend != "loop" and not extras and fusable(list(self.cells[layer * D : (layer + 1) * D]))
+            backend in ("auto", "fused") and not extras and fusable(list(self.cells[layer * D : (layer + 1) * D]))
             for layer in range(num_layers)
         ]
         if backend == "fused" and not all(self._fused):
@@ -186,11 +191,23 @@ class Recurrent(nn.Module):
                 "and no delays, recurrent dropout or zoneout"
             )
 
+        self._scan = [backend in ("auto", "scan") and supports_scan(c) for c in self.cells]
+        if backend == "scan" and (extras or not all(self._scan)):
+            raise ValueError(
+                "backend='scan' needs cells with a scan kernel (elman, lstm without projection, gru, leaky, ln_lstm, "
+                "ln_gru) and no delays, recurrent dropout or zoneout"
+            )
+
     # ------------------------------------------------------------------------------------------------------
     @property
     def uses_fused(self) -> list[bool]:
         """Per layer: whether it runs torch's fused kernel."""
         return list(self._fused)
+
+    @property
+    def uses_scan(self) -> list[bool]:
+        """Per cell (layer and direction, torch's order): whether it runs the scan path when not fused."""
+        return list(self._scan)
 
     def init_state(self, batch: int, device=None, dtype=None) -> tuple:
         """Zero state for a batch: one entry per layer and direction."""
@@ -242,6 +259,8 @@ class Recurrent(nn.Module):
         if T == 0:
             raise ValueError("Recurrent got an empty sequence (T = 0); expected at least one time step")
         lengths = resolve_lengths(lengths, mask, B, T, x.device)
+        if lengths is not None:  # padding never reaches a cell, so any values there (even NaN) are harmless
+            x = x.masked_fill(~time_mask(lengths, T).unsqueeze(-1), 0.0)
         states = self.init_state(B, x.device, x.dtype) if state is None else self._check_state(state, B, x)
         if teacher is not None:
             teacher = self._check_teacher(teacher, T, B)
@@ -283,7 +302,13 @@ class Recurrent(nn.Module):
         rec_mask = None
         if self.recurrent_dropout > 0 and self.training:
             rec_mask = variational_mask(x.shape[1], cell.output_size, self.recurrent_dropout, x)
-        if history is None and rec_mask is None and lengths is None and teacher is None and self.zoneout == 0:
+        plain = history is None and rec_mask is None and teacher is None and self.zoneout == 0
+        if plain and self._scan[i]:
+            y, s = scan(cell, xp, state, lengths)
+            if lengths is not None:
+                y = y * time_mask(lengths, x.shape[0]).unsqueeze(-1).to(y.dtype)  # zero past each end
+            return y, s
+        if plain and lengths is None:
             return unroll_plain(cell, xp, state)
         opt = UnrollOptions(
             lengths=lengths,

@@ -19,7 +19,8 @@ schedule, early stopping, the best-model weights, a progress bar, a metrics file
 callbacks, distributed data parallel training, and checkpoints that resume *exactly*: a run stopped at any step
 and resumed produces the same losses and bit-identical parameters as an uninterrupted run with the same seed.
 
-How training ends (``TrainResult.stopped``): ``completed`` (all epochs), ``max_steps``, ``max_time``, ``early_stopping``,
+How training ends (``TrainResult.stopped``): ``completed`` (all epochs), ``max_steps``, ``max_time``,
+``early_stopping``,
 ``interrupted`` or ``requested`` (a callback called :meth:`Trainer.request_stop`). A NaN or infinite loss (or
 gradient norm when ``clip_norm`` is set) raises :class:`~unrolled.train.errors.TrainingDiverged` (one line: the
 step, epoch and batch, and where the last good checkpoint is) before the parameters are updated; that checkpoint is
