@@ -1,0 +1,186 @@
+"""Every error ``Recurrent`` raises: one line, saying what was expected."""
+
+import pytest
+import torch
+from torch import nn
+
+from unrolled.cells import LSTMCell
+from unrolled.layers import Recurrent
+
+B, T, I, H = 2, 5, 3, 4
+FUSED_MSG = r"backend='fused' needs standard cells \(elman tanh/relu, lstm without peepholes, gru reset='after'\)"
+TO_TORCH_MSG = r"to_torch needs standard cells .* merge='concat' and no delays, residual, recurrent dropout or zoneout"
+DELAYS_MSG = r"delays must be distinct positive integers including 1, got "
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"cell": "transformer"}, ValueError, r"unknown cell 'transformer'; expected one of \['elman', 'gru'"),
+        ({"merge": "max"}, ValueError, r"unknown merge mode 'max'; expected one of \['concat', 'mean', 'sum'\]"),
+        ({"delays": (2,)}, ValueError, DELAYS_MSG + r"\(2,\)"),
+        ({"delays": (1, 2, 2)}, ValueError, DELAYS_MSG + r"\(1, 2, 2\)"),
+        ({"delays": (0, 1)}, ValueError, DELAYS_MSG + r"\(0, 1\)"),
+        ({"delays": ()}, ValueError, DELAYS_MSG + r"\(\)"),
+        ({"delays": (1, 2.0)}, ValueError, DELAYS_MSG + r"\(1, 2\.0\)"),
+        ({"delays": (1, True)}, ValueError, DELAYS_MSG + r"\(1, True\)"),
+        ({"delays": 3}, ValueError, DELAYS_MSG + r"\(3,\)"),
+        ({"dropout": 1.0}, ValueError, r"dropout must be a number in \[0, 1\), got 1\.0"),
+        ({"dropout": -0.1}, ValueError, r"dropout must be a number in \[0, 1\), got -0\.1"),
+        ({"dropout": "0.1"}, ValueError, r"dropout must be a number in \[0, 1\), got '0\.1'"),
+        ({"recurrent_dropout": 1.5}, ValueError, r"recurrent_dropout must be a number in \[0, 1\), got 1\.5"),
+        ({"zoneout": float("nan")}, ValueError, r"zoneout must be a number in \[0, 1\), got nan"),
+        ({"backend": "cuda"}, ValueError, r"backend must be one of \('auto', 'fused', .*'loop'\), got 'cuda'"),
+        ({"cell": "gru_before", "backend": "fused"}, ValueError, FUSED_MSG),
+        ({"cell": "ln_lstm", "backend": "fused"}, ValueError, FUSED_MSG),
+        ({"cell": "lstm", "peephole": True, "backend": "fused"}, ValueError, FUSED_MSG),
+        ({"delays": (1, 2), "backend": "fused"}, ValueError, FUSED_MSG),
+        ({"zoneout": 0.1, "backend": "fused"}, ValueError, FUSED_MSG),
+        ({"recurrent_dropout": 0.1, "backend": "fused"}, ValueError, FUSED_MSG),
+        ({"num_layers": 0}, ValueError, r"num_layers must be a positive integer, got 0"),
+        ({"input_size": 0}, ValueError, r"input_size must be a positive integer, got 0"),
+        ({"proj_size": 4}, ValueError, r"proj_size must be an integer in \[0, hidden_size=4\), got 4"),
+        ({"cell": "gru", "reset": "x"}, ValueError, r"reset must be one of \('after', 'before'\), got 'x'"),
+        ({"cell": "leaky", "tau": 0.1}, ValueError, r"every tau must be finite and >= 1 .*got 0\.1"),
+        ({"foo": 1}, TypeError, r"cell 'lstm': .*unexpected keyword argument 'foo'"),
+        ({"cell": nn.LSTM(I, H)}, TypeError, r"cell must be a name or a RecurrentCell, got LSTM"),
+        ({"cell": LSTMCell(I, 5)}, ValueError, r"cell instance has input_size=3, hidden_size=5; expected 3 and 4"),
+        ({"cell": LSTMCell(I, H), "proj_size": 2}, TypeError, r"cell options \['proj_size'\] apply only to a cell"),
+    ],
+)
+def test_constructor_errors(kwargs, error, match):
+    kwargs = {"cell": "lstm", "input_size": I, "hidden_size": H, **kwargs}
+    with pytest.raises(error, match=match):
+        Recurrent(**kwargs)
+
+
+RNN = Recurrent("lstm", I, H, num_layers=2)
+X = torch.zeros(B, T, I)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: RNN(torch.zeros(B, I)), ValueError, r"Recurrent expected a 3-D input \(B, T, I\), got \(2, 3\)"),
+        (lambda: RNN([1.0, 2.0]), ValueError, r"Recurrent expected a 3-D input \(B, T, I\), got list"),
+        (
+            lambda: Recurrent("gru", I, H, batch_first=False)(torch.zeros(1, 2, 3, 4)),
+            ValueError,
+            r"Recurrent expected a 3-D input \(T, B, I\), got \(1, 2, 3, 4\)",
+        ),
+        (lambda: RNN(torch.zeros(B, T, 4)), ValueError, r"Recurrent expected 3 input features \(I\), got 4"),
+        (lambda: RNN(torch.zeros(B, 0, I)), ValueError, r"empty sequence \(T = 0\); expected at least one time"),
+        (lambda: RNN(X, lengths=torch.tensor([0, 5])), ValueError, r"lengths must lie in 1\.\.T = 1\.\.5, got min 0"),
+        (lambda: RNN(X, lengths=torch.tensor([6, 5])), ValueError, r"lengths must lie in 1\.\.T = 1\.\.5, .*max 6"),
+        (lambda: RNN(X, lengths=torch.tensor([[5, 5]])), ValueError, r"lengths must have shape \(B,\) = \(2,\), got"),
+        (lambda: RNN(X, lengths=torch.tensor([5, 5, 5])), ValueError, r"lengths must have shape \(B,\) = \(2,\), got"),
+        (lambda: RNN(X, lengths=torch.tensor([5.0, 5.0])), ValueError, r"lengths must be integers, got dtype .*float"),
+        (lambda: RNN(X, lengths=torch.tensor([True, True])), ValueError, r"lengths must be integers, got .*bool"),
+        (lambda: RNN(X, lengths="ab"), TypeError, r"lengths must be a \(B,\) tensor or sequence of integers, got str"),
+        (
+            lambda: RNN(X, mask=torch.tensor([[1, 0, 1, 0, 0], [1, 1, 1, 1, 1]])),
+            ValueError,
+            r"mask must be True on a prefix of each sequence \(padding only at the end\)",
+        ),
+        (lambda: RNN(X, mask=torch.ones(B, 4)), ValueError, r"mask must have shape \(B, T\) = \(2, 5\), got \(2, 4\)"),
+        (lambda: RNN(X, mask=torch.zeros(B, T)), ValueError, r"lengths must lie in 1\.\.T"),
+        (
+            lambda: RNN(X, lengths=torch.tensor([5, 5]), mask=torch.ones(B, T)),
+            ValueError,
+            r"pass either lengths= or mask=, not both",
+        ),
+        (
+            lambda: RNN(X, RNN.init_state(3)),
+            ValueError,
+            r"state of layer 0 \(forward\) has shapes \[\(3, 4\), \(3, 4\)\], expected \[\(2, 4\), \(2, 4\)\]",
+        ),
+        (
+            lambda: RNN(X, RNN.init_state(B)[:1]),
+            ValueError,
+            r"state must be a tuple of 2 per-layer-and-direction states, as returned by Recurrent or init_state, "
+            r"got 1",
+        ),
+        (lambda: RNN(X, torch.zeros(2, B, H)), ValueError, r"state must be a tuple of 2 .*got Tensor"),
+        (lambda: RNN(X, (1, 2)), ValueError, r"state parts must be tensors or tuples of tensors, got int"),
+        (
+            lambda: Recurrent("gru", I, H, bidirectional=True)(X, (torch.zeros(B, H), torch.zeros(B, 3))),
+            ValueError,
+            r"state of layer 0 \(reverse\) has shapes \[\(2, 3\)\], expected \[\(2, 4\)\]",
+        ),
+        (
+            lambda: Recurrent("gru", I, H, delays=(1, 2))(X, (torch.zeros(B, H),)),
+            ValueError,
+            r"state of layer 0 \(forward\) has shapes \[\(2, 4\)\], expected \[\(2, 4\), \(2, 2, 4\)\]",
+        ),
+    ],
+)
+def test_forward_errors(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+@pytest.mark.parametrize(
+    ("rec", "teacher", "match"),
+    [
+        (
+            RNN,
+            torch.zeros(B, T, H),
+            r"teacher forcing needs an output-recurrent cell \(e\.g\. 'jordan'\), not LSTMCell",
+        ),
+        (
+            Recurrent("jordan", I, H, num_layers=2),
+            torch.zeros(B, T, H),
+            r"teacher forcing needs a single-layer, unidirectional Recurrent",
+        ),
+        (
+            Recurrent("jordan", I, H, bidirectional=True),
+            torch.zeros(B, T, H),
+            r"teacher forcing needs a single-layer, unidirectional Recurrent",
+        ),
+        (
+            Recurrent("jordan", I, H, output_size=2),
+            torch.zeros(B, T - 1, 2),
+            r"teacher must have shape \(B, T, O\) = \(2, 5, 2\), got \(2, 4, 2\)",
+        ),
+        (
+            Recurrent("jordan", I, H, output_size=2),
+            torch.zeros(B, T, H),
+            r"teacher must have shape \(B, T, O\) = \(2, 5, 2\), got \(2, 5, 4\)",
+        ),
+    ],
+)
+def test_teacher_forcing_errors(rec, teacher, match):
+    with pytest.raises(ValueError, match=match):
+        rec(X, teacher=teacher)
+
+
+def test_from_torch_needs_a_torch_rnn():
+    with pytest.raises(TypeError, match=r"from_torch expects torch\.nn\.RNN, LSTM or GRU, got Linear"):
+        Recurrent.from_torch(nn.Linear(I, H))
+
+
+@pytest.mark.parametrize(
+    "rec",
+    [
+        Recurrent("gru_before", I, H),
+        Recurrent("elman", I, H, nonlinearity="sigmoid"),
+        Recurrent("lstm", I, H, peephole=True),
+        Recurrent("leaky", I, H),
+        Recurrent("jordan", I, H),
+        Recurrent("ln_lstm", I, H),
+        Recurrent("lstm", I, H, delays=(1, 2)),
+        Recurrent("lstm", I, H, bidirectional=True, merge="sum"),
+        Recurrent("gru", I, H, num_layers=2, residual=True),
+        Recurrent("gru", I, H, recurrent_dropout=0.1),
+        Recurrent("gru", I, H, zoneout=0.1),
+    ],
+)
+def test_to_torch_needs_standard_cells_and_no_extras(rec):
+    with pytest.raises(ValueError, match=TO_TORCH_MSG):
+        rec.to_torch()
+
+
+def test_state_to_torch_with_delays():
+    rec = Recurrent("lstm", I, H, delays=(1, 2))
+    with pytest.raises(ValueError, match=r"state_to_torch needs a Recurrent without delays"):
+        rec.state_to_torch(rec.init_state(B))
