@@ -258,6 +258,8 @@ def cmd_train_lm(args: argparse.Namespace) -> int:
     else:
         cfg = resolve_lm_config(args)
         out = train_lm(cfg, run_dir=args.run_dir)
+    if not out.main:  # a non-zero rank of a distributed run: rank 0 reports
+        return 0
     if out.result is not None:
         print(f"stopped: {out.result.stopped} after {out.result.steps} steps")
     load_run(out.run_dir)  # the run is complete and loadable

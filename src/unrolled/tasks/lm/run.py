@@ -30,6 +30,7 @@ from unrolled.tasks.lm.objectives import FixedWindowLMObjective, RecurrentLMObje
 from unrolled.text.vocab import Vocabulary
 from unrolled.train.checkpoint import find_checkpoint, load_model_weights, read_json, write_json
 from unrolled.train.config import TrainConfig
+from unrolled.train.distributed import DistributedContext
 from unrolled.train.trainer import Trainer, TrainResult
 
 VOCAB_FILE = "vocab.json"
@@ -114,6 +115,7 @@ class LMTrainOutcome:
     run_dir: Path
     result: TrainResult | None  # None for an n-gram run
     valid_loss: float | None  # nats per token on the validation split (best model)
+    main: bool = True  # False on the non-zero ranks of a distributed run (which write and print nothing)
 
 
 def _extra_config(cfg: LMRunConfig, corpus: PreparedCorpus) -> dict[str, Any]:
@@ -134,7 +136,17 @@ def train_lm(
     printer=print,
     progress_file: Any = None,
 ) -> LMTrainOutcome:
-    """Train the configured model on the configured text; everything lands in ``run_dir``."""
+    """Train the configured model on the configured text; everything lands in ``run_dir``.
+
+    Under ``torchrun`` every rank prepares the same corpus and vocabulary; only rank 0 writes files and prints,
+    and ``run_dir`` must be given (ranks could not agree on a time-stamped name).
+    """
+    dist = DistributedContext.from_env()
+    main_rank = dist is None or dist.rank == 0
+    if dist is not None and run_dir is None and not resume:
+        raise RunError("under torchrun pass --run-dir DIR so that all ranks write to the same run folder")
+    if not main_rank:
+        printer = _silent
     run_dir = Path(run_dir) if run_dir is not None else new_run_dir()
     corpus = prepare_corpus(cfg.data)
     codec = corpus.codec
@@ -142,8 +154,9 @@ def train_lm(
         saved = Vocabulary.load(run_dir / VOCAB_FILE)
         if saved != codec.vocab:
             raise RunError(f"{run_dir}: the data no longer gives the vocabulary this run was trained with")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    codec.vocab.save(run_dir / VOCAB_FILE)
+    if main_rank:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        codec.vocab.save(run_dir / VOCAB_FILE)
     pad = _pad_id(codec.vocab)
     printer(
         f"corpus: {corpus.source['kind']}, {corpus.source['tokens']:,} {cfg.data.tokenizer} tokens "
@@ -153,6 +166,8 @@ def train_lm(
     valid = stream(corpus.valid_ids, cfg.data.eval_batch_size, cfg.data.bptt)
 
     if cfg.model.family == "ngram":
+        if not main_rank:
+            return LMTrainOutcome(run_dir, None, None, main=False)
         model = fit_ngram(cfg.model, codec.vocab, corpus.train_ids)
         save_file({"ids": corpus.train_ids}, str(run_dir / NGRAM_FILE))
         loss = model.evaluate([corpus.valid_ids.tolist()])
@@ -180,7 +195,11 @@ def train_lm(
     best = result.best_valid
     if best is not None:
         printer(f"best valid {_describe(best, codec)}; run folder {run_dir}")
-    return LMTrainOutcome(run_dir, result, best)
+    return LMTrainOutcome(run_dir, result, best, main=main_rank)
+
+
+def _silent(message: str) -> None:
+    return None
 
 
 def _describe(loss: float, codec: TextCodec) -> str:
