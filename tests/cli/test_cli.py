@@ -177,3 +177,18 @@ def test_python_dash_m_and_help_have_examples():
             [sys.executable, "-m", "unrolled", cmd, "--help"], capture_output=True, text=True, check=True
         ).stdout
         assert "examples:" in text
+
+
+def test_shipped_config_files_resolve():
+    import argparse
+    from pathlib import Path
+
+    from unrolled.cli import resolve_lm_config
+
+    folder = Path(__file__).resolve().parents[2] / "configs"
+    files = sorted(folder.glob("lm_*"))
+    assert files
+    for path in files:
+        args = argparse.Namespace(config=str(path), set=[], no_progress=True)
+        cfg = resolve_lm_config(args)
+        assert cfg.model.family in ("rnn", "ngram", "fixed_window")
