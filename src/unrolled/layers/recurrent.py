@@ -16,7 +16,7 @@ from unrolled.layers.fused import fusable, run_fused
 from unrolled.layers.lengths import resolve_lengths, reverse_time, time_mask
 from unrolled.layers.merge import MERGES, get_merge
 from unrolled.layers.regularization import variational_mask
-from unrolled.layers.scan import scan, supports_scan
+from unrolled.layers.scan import prefer_scan_over_fused, scan, supports_scan
 from unrolled.layers.unroll import UnrollOptions, unroll, unroll_plain
 from unrolled.state import detach_state
 
@@ -40,14 +40,17 @@ class Recurrent(nn.Module):
     on each sequence reversed *within its own length* and merge both outputs (``merge``: concat, sum or mean).
 
     Speed: when a layer consists of standard cells (Elman tanh/relu, LSTM without peepholes, GRU with
-    reset="after") and no feature that torch lacks is on (delays, recurrent dropout, zoneout, teacher forcing),
-    that layer runs torch's fused kernel on the cells' own parameters (``backend="auto"``, the default). Other
-    cells with a scan kernel (Elman, LSTM incl. peepholes, GRU both resets, leaky, layer-norm LSTM and GRU) run
-    the *scan* path (:mod:`unrolled.layers.scan`): input projection for all steps in one product, then a time
-    loop with a hand-written BPTT backward, also with ``lengths``. Everything else (and the scan cells while
-    delays, recurrent dropout in training, zoneout or teacher forcing are on) runs the generic loop over
-    ``cell.step``. ``backend="scan"`` / ``"fused"`` demand their path and error if impossible; ``"loop"``
-    forces the generic loop (the only path that supports double backward, e.g. gradient penalties).
+    reset="after") and no feature that torch lacks is on (delays, recurrent dropout, zoneout, teacher
+    forcing), that layer runs torch's fused kernel on the cells' own parameters (``backend="auto"``, the
+    default), except on CPU when gradients are needed, where the scan path is measured faster than torch's
+    kernel: Elman layers, and GRU layers with B <= 16 (see :data:`~unrolled.layers.scan.SCAN_BEATS_FUSED_ON_CPU`;
+    :meth:`paths` tells what runs). Other cells with a scan kernel (Elman, LSTM incl. peepholes, GRU both
+    resets, leaky, layer-norm LSTM and GRU) run the *scan* path (:mod:`unrolled.layers.scan`): the input
+    projection for all steps in one product, then a time loop with a hand-written BPTT backward, also with
+    ``lengths``. Everything else (and scan cells while delays, recurrent dropout in training, zoneout or
+    teacher forcing are on) runs the generic loop over ``cell.step``. ``backend="scan"`` / ``"fused"`` demand
+    their path and error if impossible; ``"loop"`` forces the generic loop (the only path that supports
+    double backward, e.g. gradient penalties, for every cell).
 
     Args:
         cell: a registry name (``"elman"``, ``"lstm"``, ``"gru"``, ``"gru_before"``, ``"leaky"``, ``"jordan"``,
@@ -201,8 +204,34 @@ class Recurrent(nn.Module):
     # ------------------------------------------------------------------------------------------------------
     @property
     def uses_fused(self) -> list[bool]:
-        """Per layer: whether it runs torch's fused kernel."""
+        """Per layer: whether torch's fused kernel can serve it (on CPU, Elman and GRU layers may still take the
+        faster scan path: :meth:`paths` tells what actually runs)."""
         return list(self._fused)
+
+    def _runs_fused(self, layer: int, x: Tensor, teacher: Tensor | None, batch: int) -> bool:
+        if not self._fused[layer] or teacher is not None:
+            return False
+        if self.backend == "fused":
+            return True
+        cells = list(self.cells[layer * self.num_directions : (layer + 1) * self.num_directions])
+        params = (p for c in cells for p in c.parameters())
+        needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params))
+        return not prefer_scan_over_fused(cells, x, batch, needs_grad)
+
+    def paths(self, device: torch.device | str = "cpu", grad: bool = True, batch: int = 1) -> list[str]:
+        """Per layer, the path a forward call on ``device`` with ``batch`` sequences takes with (``grad=True``)
+        or without gradients: ``"fused"`` (torch's kernel), ``"scan"`` (:mod:`unrolled.layers.scan`) or
+        ``"loop"`` (teacher forcing aside, which always takes the loop)."""
+        probe = torch.empty(0, device=device)
+        extras = bool(self.extra_delays) or self.zoneout > 0 or (self.recurrent_dropout > 0 and self.training)
+        D = self.num_directions
+        result = []
+        for layer in range(self.num_layers):
+            with torch.set_grad_enabled(grad):
+                fused = self._runs_fused(layer, probe.requires_grad_(grad), None, batch)
+            scan = all(self._scan[layer * D : (layer + 1) * D]) and not extras
+            result.append("fused" if fused else "scan" if scan else "loop")
+        return result
 
     @property
     def uses_scan(self) -> list[bool]:
@@ -270,7 +299,7 @@ class Recurrent(nn.Module):
         layer_in = x
         for layer in range(self.num_layers):
             idx = range(layer * D, (layer + 1) * D)
-            if self._fused[layer] and teacher is None:
+            if self._runs_fused(layer, layer_in, teacher, B):
                 out, finals = run_fused(
                     [self.cells[i] for i in idx], layer_in, [states[i] for i in idx], lengths, self.training
                 )  # (T, B, D*O)
@@ -306,7 +335,7 @@ class Recurrent(nn.Module):
         if plain and self._scan[i]:
             y, s = scan(cell, xp, state, lengths)
             if lengths is not None:
-                y = y * time_mask(lengths, x.shape[0]).unsqueeze(-1).to(y.dtype)  # zero past each end
+                y = y.masked_fill(~time_mask(lengths, x.shape[0]).unsqueeze(-1), 0.0)  # zero past each end
             return y, s
         if plain and lengths is None:
             return unroll_plain(cell, xp, state)

@@ -1,0 +1,391 @@
+"""The scan path (hand-written BPTT) against the generic loop over ``cell.step``; its Function's gradients."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import unrolled.layers.scan as scan_module
+from unrolled import Recurrent
+from unrolled.cells import (
+    ElmanCell,
+    GRUCell,
+    JordanCell,
+    LayerNormGRUCell,
+    LayerNormLSTMCell,
+    LeakyCell,
+    LSTMCell,
+)
+from unrolled.layers.lengths import time_mask
+from unrolled.layers.scan import _capture, _ScanFunction, scan, scan_kernel, supports_scan
+from unrolled.layers.unroll import UnrollOptions, unroll, unroll_plain
+
+I, H = 3, 4
+
+CELLS = {
+    "elman_tanh": lambda: ElmanCell(I, H),
+    "elman_relu": lambda: ElmanCell(I, H, nonlinearity="relu"),
+    "elman_sigmoid": lambda: ElmanCell(I, H, nonlinearity="sigmoid"),
+    "elman_nobias": lambda: ElmanCell(I, H, bias=False),
+    "lstm": lambda: LSTMCell(I, H),
+    "lstm_nobias": lambda: LSTMCell(I, H, bias=False),
+    "lstm_peephole": lambda: LSTMCell(I, H, peephole=True),
+    "gru_after": lambda: GRUCell(I, H),
+    "gru_after_nobias": lambda: GRUCell(I, H, bias=False),
+    "gru_before": lambda: GRUCell(I, H, reset="before"),
+    "gru_before_nobias": lambda: GRUCell(I, H, reset="before", bias=False),
+    "leaky_fixed": lambda: LeakyCell(I, H, tau_range=(1.0, 6.0)),
+    "leaky_learned": lambda: LeakyCell(I, H, tau=3.0, learn_tau=True),
+    "leaky_relu": lambda: LeakyCell(I, H, nonlinearity="relu"),
+    "leaky_sigmoid": lambda: LeakyCell(I, H, nonlinearity="sigmoid"),
+    "leaky_identity": lambda: LeakyCell(I, H, nonlinearity="identity"),
+    "ln_lstm": lambda: LayerNormLSTMCell(I, H),
+    "ln_gru_after": lambda: LayerNormGRUCell(I, H),
+    "ln_gru_before": lambda: LayerNormGRUCell(I, H, reset="before"),
+}
+
+
+def make(name: str, seed: int = 0):
+    """A float64 cell whose parameters are all moved off their initial values (LayerNorm gains, peepholes)."""
+    torch.manual_seed(seed)
+    cell = CELLS[name]().double()
+    with torch.no_grad():
+        for p in cell.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    return cell
+
+
+def parts(state):
+    return (state,) if isinstance(state, torch.Tensor) else tuple(state)
+
+
+def random_state(cell, B: int):
+    s = tuple(torch.randn_like(p).requires_grad_() for p in parts(cell.init_state(B, dtype=torch.float64)))
+    return s[0] if len(s) == 1 else s
+
+
+def run_and_grad(fn, cell, x, s0):
+    """Outputs, final state and the gradients of a loss touching every output and state part."""
+    y, s = fn(cell.project_input(x), s0)
+    w = torch.linspace(-1.0, 1.0, y.numel(), dtype=y.dtype).view_as(y)
+    loss = (y * w).sum() + sum(0.5 * (p**3).sum() for p in parts(s))
+    leaves = [x, *parts(s0), *cell.parameters()]
+    return y, parts(s), torch.autograd.grad(loss, leaves)
+
+
+@pytest.mark.parametrize("name", sorted(CELLS))
+def test_scan_matches_loop_outputs_states_and_every_gradient(name):
+    cell = make(name)
+    x = torch.randn(6, 3, I, dtype=torch.float64, requires_grad=True)
+    s0 = random_state(cell, 3)
+    y1, s1, g1 = run_and_grad(lambda xp, s: unroll_plain(cell, xp, s), cell, x, s0)
+    y2, s2, g2 = run_and_grad(lambda xp, s: scan(cell, xp, s), cell, x, s0)
+    torch.testing.assert_close(y2, y1, rtol=0, atol=1e-13)
+    for a, b in zip(s2, s1):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-13)
+    names = ["x", *(f"state{k}" for k in range(len(s1))), *(n for n, _ in cell.named_parameters())]
+    for n, a, b in zip(names, g2, g1):
+        assert b.abs().max() > 0, f"{n}: loop gradient is zero, the comparison would be vacuous"
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12, msg=lambda m, n=n: f"{n}: {m}")
+
+
+@pytest.mark.parametrize("name", sorted(CELLS))
+def test_scan_with_lengths_matches_loop(name):
+    cell = make(name, seed=1)
+    T, lengths = 5, torch.tensor([5, 2, 1, 4])
+    x = torch.randn(T, 4, I, dtype=torch.float64, requires_grad=True)
+    s0 = random_state(cell, 4)
+
+    def loop(xp, s):
+        y, s, _ = unroll(cell, xp, s, UnrollOptions(lengths=lengths))
+        return y, s
+
+    def scanned(xp, s):
+        y, s = scan(cell, xp, s, lengths)
+        return y * time_mask(lengths, T).unsqueeze(-1), s
+
+    y1, s1, g1 = run_and_grad(loop, cell, x, s0)
+    y2, s2, g2 = run_and_grad(scanned, cell, x, s0)
+    torch.testing.assert_close(y2, y1, rtol=0, atol=1e-13)
+    for a, b in zip((*s2, *g2), (*s1, *g1)):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "elman_relu",
+        "lstm_peephole",
+        "gru_after",
+        "gru_before",
+        "leaky_learned",
+        "ln_lstm",
+        "ln_gru_after",
+        "ln_gru_before",
+    ],
+)
+@pytest.mark.parametrize("lengths", [None, [3, 1]])
+def test_gradcheck_of_the_function(name, lengths):
+    cell = make(name, seed=2)
+    kernel = scan_kernel(cell)
+    xp = cell.project_input(torch.randn(3, 2, I, dtype=torch.float64)).detach().requires_grad_()
+    s0 = [p.detach().requires_grad_() for p in parts(random_state(cell, 2))]
+    P = [None if p is None else p.detach().requires_grad_() for p in kernel.params(cell)]
+    capture = _capture(None if lengths is None else torch.tensor(lengths), 3)
+
+    def f(xp, *rest):
+        s, Q = rest[: len(s0)], list(rest[len(s0) :])
+        Q = [Q.pop(0) if p is not None else None for p in P]
+        return _ScanFunction.apply(kernel, capture, len(s0), xp, *s, *Q)
+
+    assert torch.autograd.gradcheck(f, (xp, *s0, *(p for p in P if p is not None)), eps=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["lstm_peephole", "gru_before", "leaky_learned", "ln_gru_after"])
+def test_gradients_with_only_final_state_or_only_output_used(name):
+    cell = make(name, seed=3)
+    x = torch.randn(4, 2, I, dtype=torch.float64, requires_grad=True)
+    s0 = random_state(cell, 2)
+    for pick in (lambda y, s: parts(s)[-1].sum(), lambda y, s: y.pow(2).sum()):
+        grads = []
+        for fn in (unroll_plain, scan):
+            y, s = fn(cell, cell.project_input(x), s0)
+            grads.append(torch.autograd.grad(pick(y, s), [x, *parts(s0), *cell.parameters()]))
+        for a, b in zip(*grads):
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "elman_tanh",
+        "lstm_peephole",
+        "gru_after",
+        "gru_before",
+        "leaky_learned",
+        "ln_lstm",
+        "ln_gru_after",
+        "ln_gru_before",
+    ],
+)
+def test_no_grad_forward_equals_grad_forward_and_keeps_no_workspace(name, monkeypatch):
+    cell = make(name, seed=4)
+    T = 7
+    x = torch.randn(T, 3, I, dtype=torch.float64)
+    s0 = cell.init_state(3, dtype=torch.float64)
+    y_grad, s_grad = scan(cell, cell.project_input(x), s0)
+    assert y_grad.grad_fn is not None  # parameters require grad: the Function ran and saved its workspace
+
+    seen = []
+    real_forward = scan_module._forward
+
+    def spy(kernel, xp, state0, P, capture, save):
+        out, final, ws = real_forward(kernel, xp, state0, P, capture, save)
+        seen.append((save, ws))
+        return out, final, ws
+
+    monkeypatch.setattr(scan_module, "_forward", spy)
+    with torch.no_grad():
+        y, s = scan(cell, cell.project_input(x), s0)
+    assert y.grad_fn is None
+    assert torch.equal(y, y_grad)
+    for a, b in zip(parts(s), parts(s_grad)):
+        assert torch.equal(a, b)
+    [(save, ws)] = seen
+    assert save is False
+    for key, value in ws.items():  # buffers hold one or two scratch steps, per-step lists stay empty
+        if isinstance(value, torch.Tensor) and value.dim() == 3:
+            assert value.shape[0] <= 2, f"{key}: a T-long buffer {tuple(value.shape)} was kept"
+        if isinstance(value, list):
+            kept = [v for v in value if v is not None]
+            assert len(kept) <= 2, f"{key}: {len(kept)} per-step tensors were kept without gradients"
+
+
+def test_saved_tensors_are_only_the_workspace():
+    """LSTM with grad saves state0 (2), W_hh, the output, gates, c_t and tanh(c_t): (T, B, 7H) + small."""
+    cell = make("lstm")
+    T, B = 9, 2
+    x = torch.randn(T, B, I, dtype=torch.float64)
+    xp = cell.project_input(x)  # autograd saves x and weights for this; count only what the Function saves
+    packed = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: packed.append(t) or t, lambda t: t):
+        scan(cell, xp, cell.init_state(B, dtype=torch.float64))
+    assert len(packed) == 7
+    assert sum(t.numel() for t in packed) == 2 * B * H + 4 * H * H + T * B * (H + 4 * H + H + H)
+
+
+def test_scan_is_deterministic():
+    cell = make("ln_gru_before")
+    x = torch.randn(5, 2, I, dtype=torch.float64, requires_grad=True)
+    s0 = random_state(cell, 2)
+    _, _, g1 = run_and_grad(lambda xp, s: scan(cell, xp, s), cell, x, s0)
+    _, _, g2 = run_and_grad(lambda xp, s: scan(cell, xp, s), cell, x, s0)
+    for a, b in zip(g1, g2):
+        assert torch.equal(a, b)
+
+
+def test_double_backward_is_refused_with_a_clear_error():
+    cell = make("gru_before")
+    x = torch.randn(3, 2, I, dtype=torch.float64, requires_grad=True)
+    y, _ = scan(cell, cell.project_input(x), cell.init_state(2, dtype=torch.float64))
+    with pytest.raises(RuntimeError, match="scan path's backward is not differentiable .* backend='loop'"):
+        torch.autograd.grad(y.sum(), x, create_graph=True)
+
+
+def test_scan_errors():
+    with pytest.raises(ValueError, match="JordanCell with these options has no scan kernel"):
+        scan(JordanCell(I, H), torch.zeros(2, 1, H), torch.zeros(1, H))
+    with pytest.raises(ValueError, match="LSTMCell with these options has no scan kernel"):
+        scan(LSTMCell(I, H, proj_size=2), torch.zeros(2, 1, 4 * H), (torch.zeros(1, 2), torch.zeros(1, H)))
+    cell = LSTMCell(I, H)
+    with pytest.raises(ValueError, match=r"expected projected inputs \(T, B, 16\), got \(2, 1, 3\)"):
+        scan(cell, torch.zeros(2, 1, I), cell.init_state(1))
+
+
+def test_supports_scan_registry():
+    assert supports_scan(LSTMCell(I, H, peephole=True))
+    assert supports_scan(LayerNormGRUCell(I, H, reset="before"))
+    assert not supports_scan(LSTMCell(I, H, proj_size=2))
+    assert not supports_scan(JordanCell(I, H))
+
+    class Custom(ElmanCell):  # a subclass may change the math: exact class match only
+        pass
+
+    assert not supports_scan(Custom(I, H))
+
+
+# --- through Recurrent ----------------------------------------------------------------------------------
+def twin(cell: str, backend_a: str, backend_b: str, **kwargs):
+    torch.manual_seed(0)
+    a = Recurrent(cell, I, H, backend=backend_a, **kwargs).double()
+    with torch.no_grad():
+        for p in a.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    b = Recurrent(cell, I, H, backend=backend_b, **kwargs).double()
+    b.load_state_dict(a.state_dict())
+    return a, b
+
+
+@pytest.mark.parametrize(
+    "cell, kwargs",
+    [
+        ("gru_before", {}),
+        ("lstm", {"peephole": True}),
+        ("ln_lstm", {}),
+        ("leaky", {"learn_tau": True}),
+        ("elman", {"nonlinearity": "relu"}),
+        ("ln_gru", {"reset": "before"}),
+    ],
+)
+def test_recurrent_scan_matches_loop_stacked_bidirectional_with_lengths(cell, kwargs):
+    a, b = twin(cell, "scan", "loop", num_layers=2, bidirectional=True, **kwargs)
+    assert a.uses_scan == [True] * 4 and not any(a.uses_fused)
+    x = torch.randn(4, 5, I, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([5, 3, 1, 4])
+    results = []
+    for layer in (a, b):
+        y, state = layer(x, lengths=lengths)
+        flat = [t for s in state for t in parts(s)]
+        w = torch.linspace(-1, 1, y.numel(), dtype=y.dtype).view_as(y)
+        loss = (y * w).sum() + sum((t**2).sum() for t in flat)
+        results.append((y, flat, torch.autograd.grad(loss, [x, *layer.parameters()])))
+    (y1, s1, g1), (y2, s2, g2) = results
+    torch.testing.assert_close(y1, y2, rtol=0, atol=1e-12)
+    assert y1[2, 1:].abs().max() == 0  # zero past the end, as the loop
+    for u, v in zip((*s1, *g1), (*s2, *g2)):
+        torch.testing.assert_close(u, v, rtol=0, atol=1e-11)
+
+
+def test_auto_routes_scan_cells_and_keeps_the_loop_for_extras():
+    assert Recurrent("gru_before", I, H).uses_scan == [True]
+    assert Recurrent("lstm", I, H).uses_fused == [True]
+    assert Recurrent("jordan", I, H).uses_scan == [False]
+    assert Recurrent("leaky", I, H, backend="loop").uses_scan == [False]
+    # recurrent dropout (training only) sends the step to the loop; in evaluation scan and loop agree exactly
+    a, b = twin("gru_before", "auto", "loop", recurrent_dropout=0.5)
+    x = torch.randn(2, 4, I, dtype=torch.float64)
+    a.eval(), b.eval()
+    torch.testing.assert_close(a(x)[0], b(x)[0], rtol=0, atol=1e-13)
+    a.train()
+    torch.manual_seed(5)
+    y_train = a(x)[0]
+    b.train()
+    torch.manual_seed(5)
+    torch.testing.assert_close(y_train, b(x)[0], rtol=0, atol=1e-13)  # same mask: the loop ran in both
+
+
+@pytest.mark.parametrize(
+    "cell, kwargs, match",
+    [
+        ("jordan", {}, "backend='scan' needs cells with a scan kernel"),
+        ("lstm", {"proj_size": 2}, "backend='scan' needs cells with a scan kernel"),
+        ("gru", {"delays": (1, 2)}, "no delays, recurrent dropout or zoneout"),
+        ("gru", {"zoneout": 0.1}, "no delays, recurrent dropout or zoneout"),
+    ],
+)
+def test_backend_scan_errors(cell, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Recurrent(cell, I, H, backend="scan", **kwargs)
+
+
+def test_backend_name_error_lists_scan():
+    with pytest.raises(ValueError, match=r"backend must be one of \('auto', 'fused', 'scan', 'loop'\)"):
+        Recurrent("lstm", I, H, backend="fast")
+
+
+def test_paths_tell_what_runs_on_cpu_and_elsewhere():
+    assert Recurrent("gru", I, H).paths("cpu", grad=True) == ["scan"]
+    assert Recurrent("gru", I, H).paths("cpu", grad=True, batch=16) == ["scan"]
+    assert Recurrent("gru", I, H).paths("cpu", grad=True, batch=17) == ["fused"]  # not reliably faster there
+    assert Recurrent("elman", I, H).paths("cpu", grad=True, batch=512) == ["scan"]
+    assert Recurrent("gru", I, H).paths("cpu", grad=False) == ["fused"]
+    assert Recurrent("elman", I, H).paths("cpu", grad=False) == ["fused"]
+    assert Recurrent("lstm", I, H, num_layers=2).paths("cpu") == ["fused", "fused"]
+    assert Recurrent("gru", I, H, backend="fused").paths("cpu") == ["fused"]
+    assert Recurrent("gru", I, H, backend="loop").paths("cpu") == ["loop"]
+    assert Recurrent("gru", I, H, zoneout=0.1).paths("cpu") == ["loop"]
+    assert Recurrent("leaky", I, H, delays=(1, 3)).paths("cpu") == ["loop"]
+    assert Recurrent("gru_before", I, H).paths("cpu", grad=False) == ["scan"]
+    assert Recurrent("jordan", I, H).paths("cpu") == ["loop"]
+    assert Recurrent("gru", I, H).paths("meta") == ["fused"]  # other devices keep torch's kernel (cuDNN)
+    rec = Recurrent("gru_before", I, H, recurrent_dropout=0.3)
+    assert rec.paths("cpu") == ["loop"] and rec.eval().paths("cpu") == ["scan"]
+
+
+@pytest.mark.parametrize("cell", ["gru", "elman"])
+def test_auto_on_cpu_trains_through_scan_and_matches_the_fused_kernel(cell, monkeypatch):
+    import unrolled.layers.recurrent as recurrent_module
+
+    calls = []
+    real_scan = recurrent_module.scan
+    monkeypatch.setattr(recurrent_module, "scan", lambda *a, **k: calls.append(1) or real_scan(*a, **k))
+    a, b = twin(cell, "auto", "fused", num_layers=2, bidirectional=True)
+    x = torch.randn(3, 5, I, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([5, 2, 4])
+    ya, sa = a(x, lengths=lengths)
+    assert len(calls) == 4  # two layers, two directions
+    yb, sb = b(x, lengths=lengths)
+    assert len(calls) == 4
+    torch.testing.assert_close(ya, yb, rtol=0, atol=1e-13)
+    ga = torch.autograd.grad(ya.pow(2).sum() + torch.stack(sa).sum(), [x, *a.parameters()])
+    gb = torch.autograd.grad(yb.pow(2).sum() + torch.stack(sb).sum(), [x, *b.parameters()])
+    for u, v in zip(ga, gb):
+        torch.testing.assert_close(u, v, rtol=0, atol=1e-12)
+    with torch.no_grad():
+        a(x)
+    assert len(calls) == 4  # inference keeps torch's kernel
+
+
+@pytest.mark.parametrize("T", [16, 17, 35])
+@pytest.mark.parametrize("name", ["elman_relu", "lstm_peephole", "gru_after", "gru_before", "leaky_learned",
+                                  "ln_lstm", "ln_gru_after", "ln_gru_before"])  # fmt: skip
+def test_scan_matches_loop_across_chunks_of_steps(name, T):
+    """The backward computes its factors (and LayerNormLSTM its dW_hh) in chunks of 16 steps: one full chunk,
+    a partial one after a full one, and several."""
+    cell = make(name, seed=6)
+    x = torch.randn(T, 2, I, dtype=torch.float64, requires_grad=True)
+    s0 = random_state(cell, 2)
+    _, _, g1 = run_and_grad(lambda xp, s: unroll_plain(cell, xp, s), cell, x, s0)
+    _, _, g2 = run_and_grad(lambda xp, s: scan(cell, xp, s), cell, x, s0)
+    for a, b in zip(g2, g1):
+        torch.testing.assert_close(a, b, rtol=1e-11, atol=1e-11)
