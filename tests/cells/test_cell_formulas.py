@@ -35,6 +35,25 @@ def randomize(cell, seed=0, scale=0.6):
     return cell
 
 
+# --- Elman ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("nonlinearity", ["sigmoid", "tanh", "relu"])
+def test_elman_formula(nonlinearity, bias):
+    """h_t = phi(b + W h_{t-1} + U x_t) (Goodfellow et al., eq. 10.8); sigmoid has no torch.nn twin to compare to."""
+    cell = randomize(ElmanCell(I, H, nonlinearity=nonlinearity, bias=bias).double())
+    x, h = rand(1, B, I), rand(2, B, H)
+    a = x @ cell.weight_ih.T + h @ cell.weight_hh.T
+    if bias:
+        a = a + cell.bias_ih + cell.bias_hh
+    phi = {"sigmoid": lambda v: 1 / (1 + torch.exp(-v)), "tanh": torch.tanh, "relu": lambda v: v.clamp_min(0)}
+    expected = phi[nonlinearity](a)
+    y, h1 = cell(x, h)
+    torch.testing.assert_close(y, expected, **TIGHT)
+    assert h1 is y
+    if nonlinearity == "sigmoid":
+        assert bool(((y > 0) & (y < 1)).all()) and float(y.detach().std()) > 0.05
+
+
 # --- GRU ---------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("bias", [True, False])
 def test_gru_reset_before_formula(bias):
@@ -60,6 +79,22 @@ def test_gru_before_and_after_differ_with_same_weights():
     before.load_state_dict(after.state_dict())
     x, h = rand(1, B, I), rand(2, B, H)
     assert (after(x, h)[0] - before(x, h)[0]).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("cls", [GRUCell, LayerNormGRUCell])
+def test_gru_reset_is_resolved_once_and_cannot_drift(cls):
+    """The reset placement picks the step function at construction; changing it afterwards would leave the cell
+    computing the other formulation than it reports, so it is read-only."""
+    cell = randomize(cls(I, H, reset="before").double())
+    x, h = rand(1, B, I), rand(2, B, H)
+    y = cell(x, h)[0]
+    with pytest.raises(AttributeError):
+        cell.reset = "after"
+    assert cell.reset == "before"
+    torch.testing.assert_close(cell(x, h)[0], y, rtol=0, atol=0)
+    after = cls(I, H, reset="after").double()
+    after.load_state_dict(cell.state_dict())
+    assert (after(x, h)[0] - y).abs().max() > 1e-3
 
 
 # --- LSTM peephole ------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ CELLS = [
     ("lstm", {}),
     ("lstm", {"peephole": True}),
     ("lstm", {"proj_size": 2}),
+    ("lstm", {"peephole": True, "proj_size": 2}),
     ("lstm", {"bias": False}),
     ("gru", {}),
     ("gru_before", {}),

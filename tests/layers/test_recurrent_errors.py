@@ -38,6 +38,9 @@ DELAYS_MSG = r"delays must be distinct positive integers including 1, got "
         ({"zoneout": 0.1, "backend": "fused"}, ValueError, FUSED_MSG),
         ({"recurrent_dropout": 0.1, "backend": "fused"}, ValueError, FUSED_MSG),
         ({"num_layers": 0}, ValueError, r"num_layers must be a positive integer, got 0"),
+        ({"num_layers": True}, ValueError, r"^num_layers must be a positive integer, got True$"),
+        ({"num_layers": 2.0}, ValueError, r"^num_layers must be a positive integer, got 2\.0$"),
+        ({"cell": "elman", "nonlinearity": "identity"}, ValueError, r"^unknown nonlinearity 'identity'; expected one"),
         ({"input_size": 0}, ValueError, r"input_size must be a positive integer, got 0"),
         ({"proj_size": 4}, ValueError, r"proj_size must be an integer in \[0, hidden_size=4\), got 4"),
         ({"cell": "gru", "reset": "x"}, ValueError, r"reset must be one of \('after', 'before'\), got 'x'"),
@@ -184,3 +187,104 @@ def test_state_to_torch_with_delays():
     rec = Recurrent("lstm", I, H, delays=(1, 2))
     with pytest.raises(ValueError, match=r"state_to_torch needs a Recurrent without delays"):
         rec.state_to_torch(rec.init_state(B))
+
+
+# --- state, mask and teacher of the wrong kind: one line each, on every path ------------------------------------
+STATE_DTYPE_MSG = (
+    r"^state of layer 0 \(forward\): expected state of dtype torch\.float32 \(the input's\), got torch\.float64$"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "kw"),
+    [
+        ("lstm", {"backend": "fused"}),  # used to fail deep inside oneDNN: get_mkldnn_dtype: unsupported data type
+        ("lstm", {"backend": "loop"}),
+        ("gru_before", {}),  # the scan path
+        ("elman", {"delays": (1, 2)}),  # a history part
+    ],
+)
+def test_state_of_another_dtype(name, kw):
+    rec = Recurrent(name, I, H, num_layers=2, **kw)
+    with pytest.raises(ValueError, match=STATE_DTYPE_MSG):
+        rec(X, rec.init_state(B, dtype=torch.float64))
+
+
+def test_state_of_another_dtype_in_a_later_layer_or_direction():
+    rec = Recurrent("lstm", I, H, num_layers=2, bidirectional=True)
+    good = rec.init_state(B)
+    bad = (*good[:3], (good[3][0], good[3][1].double()))
+    with pytest.raises(ValueError, match=r"^state of layer 1 \(reverse\): expected state of dtype torch\.float32"):
+        rec(X, bad)
+
+
+@pytest.mark.parametrize("backend", ["fused", "loop"])
+def test_state_on_another_device(backend):
+    rec = Recurrent("lstm", I, H, backend=backend)
+    with pytest.raises(
+        ValueError, match=r"^state of layer 0 \(forward\): expected state on device cpu \(the input's\), got meta$"
+    ):
+        rec(X, rec.init_state(B, device="meta"))
+
+
+def test_state_of_another_dtype_is_allowed_under_autocast():
+    """autocast mixes dtypes on purpose: the check must not get in its way (it only reports what it finds)."""
+    from unrolled.cells.base import state_mismatch
+
+    half = torch.zeros(B, H, dtype=torch.bfloat16)
+    assert state_mismatch([half], X) == "expected state of dtype torch.float32 (the input's), got torch.bfloat16"
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert state_mismatch([half], X) is None
+        assert state_mismatch([half.to("meta")], X) == "expected state on device cpu (the input's), got meta"
+
+
+@pytest.mark.parametrize(
+    ("mask", "error", "match"),
+    [
+        ("ab", TypeError, r"^mask must be a \(B, T\) boolean tensor or nested sequence of booleans, got str$"),
+        (
+            torch.tensor([[1.0, 0.5, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0, 1.0]]),
+            ValueError,
+            r"^mask must be boolean or hold only 0 and 1, got dtype torch\.float32 with other values$",
+        ),
+        (
+            torch.tensor([[1, 2, 0, 0, 0], [1, 1, 1, 1, 1]]),
+            ValueError,
+            r"^mask must be boolean or hold only 0 and 1, got dtype torch\.int64 with other values$",
+        ),
+        ([[True, False]], ValueError, r"^mask must have shape \(B, T\) = \(2, 5\), got \(1, 2\)$"),
+    ],
+)
+def test_mask_errors(mask, error, match):
+    with pytest.raises(error, match=match):
+        RNN(X, mask=mask)
+
+
+JORDAN = Recurrent("jordan", I, H)
+
+
+@pytest.mark.parametrize(
+    ("rec", "teacher", "match"),
+    [
+        (JORDAN, [1], r"^teacher must be a tensor of shape \(B, T, O\) = \(2, 5, 4\), got list$"),
+        (
+            Recurrent("jordan", I, H, batch_first=False),
+            [1],
+            r"^teacher must be a tensor of shape \(T, B, O\) = \(5, 2, 4\), got list$",
+        ),
+        (
+            JORDAN,
+            torch.zeros(B, T, H, dtype=torch.float64),
+            r"^expected teacher of dtype torch\.float32 \(the input's\), got torch\.float64$",
+        ),
+        (
+            JORDAN,
+            torch.zeros(B, T, H, device="meta"),
+            r"^expected teacher on device cpu \(the input's\), got meta$",
+        ),
+    ],
+)
+def test_teacher_of_the_wrong_kind(rec, teacher, match):
+    x = X if rec.batch_first else X.transpose(0, 1)
+    with pytest.raises(ValueError, match=match):
+        rec(x, teacher=teacher)

@@ -147,3 +147,16 @@ def test_padding_values_never_matter(case, backend):
     assert all(torch.equal(a, b) for a, b in zip(st0, st1))
     assert torch.equal(gx0, gx1) and torch.count_nonzero(gx1[pad]) == 0
     assert all(torch.equal(a, b) for a, b in zip(gp0, gp1))
+
+
+def test_mask_as_nested_lists_or_0_1_floats_equals_the_boolean_mask():
+    rec = build(("gru_before", {}), (True, (1,), 1), "auto")
+    lengths = torch.tensor([2, 5, 4])
+    mask = torch.arange(5)[None, :] < lengths[:, None]
+    x = torch.randn(3, 5, I, dtype=torch.float64)
+    out, state = rec(x, mask=mask)
+    for other in (mask.tolist(), mask.double(), mask.to(torch.uint8)):
+        out2, state2 = rec(x, mask=other)
+        assert torch.equal(out, out2)
+        assert all(torch.equal(a, b) for a, b in zip(flatten(state), flatten(state2), strict=True))
+    assert torch.count_nonzero(out[0, 2:]) == 0 and torch.count_nonzero(out[0, :2]) > 0

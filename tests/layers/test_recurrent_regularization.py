@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from unrolled.layers import Recurrent
+from unrolled.state import map_state
 
 I = H = 4
 
@@ -192,3 +193,204 @@ def test_zoneout_and_recurrent_dropout_respect_lengths_in_eval():
     torch.testing.assert_close(out[1:, :3], y, rtol=1e-13, atol=1e-14)
     assert torch.count_nonzero(out[1, 3:]) == 0
     torch.testing.assert_close(state[1][1:], s[1], rtol=1e-13, atol=1e-14)
+
+
+# --- recurrent dropout through the layer: the cell's step_with_dropout, one fixed mask, every step -----------
+class FixedMask:
+    """Stands in for ``variational_mask``: records each mask it hands out (drawn as the real one would be)."""
+
+    def __init__(self, real):
+        self.real, self.masks = real, []
+
+    def __call__(self, batch, size, p, like):
+        m = self.real(batch, size, p, like)
+        self.masks.append(m)
+        return m
+
+
+@pytest.mark.parametrize(
+    ("name", "kw"),
+    [
+        ("elman", {}),
+        ("lstm", {"proj_size": 2, "peephole": True}),
+        ("gru", {}),
+        ("gru_before", {}),
+        ("leaky", {"tau": [1.0, 2.0, 3.0, 8.0]}),
+        ("ln_lstm", {}),
+        ("ln_gru", {"reset": "before"}),
+        ("jordan", {"output_size": 3}),
+    ],
+)
+def test_recurrent_dropout_in_training_is_step_with_dropout_with_one_mask(name, kw, monkeypatch):
+    import unrolled.layers.recurrent as recurrent_module
+
+    spy = FixedMask(recurrent_module.variational_mask)
+    monkeypatch.setattr(recurrent_module, "variational_mask", spy)
+    torch.manual_seed(0)
+    rec = Recurrent(name, I, H, recurrent_dropout=0.5, **kw).double()
+    cell = rec.cells[0]
+    x = torch.randn(6, 5, I, dtype=torch.float64)
+    state0 = cell.init_state(6)
+    state0 = tuple(torch.randn_like(t) for t in state0) if isinstance(state0, tuple) else torch.randn_like(state0)
+    y, (final,) = rec(x, (state0,))
+    (m,) = spy.masks
+    assert m.shape == (6, cell.output_size) and bool((m == 0).any()) and bool((m == 2).any())
+    s, outs = state0, []
+    for t in range(5):
+        out, s = cell.step_with_dropout(cell.project_input(x[:, t]), s, m)
+        outs.append(out)
+    torch.testing.assert_close(y, torch.stack(outs, 1), rtol=1e-13, atol=1e-14)
+    for a, b in zip(final if isinstance(final, tuple) else (final,), s if isinstance(s, tuple) else (s,)):
+        torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["gru", "gru_before", "ln_gru"])
+def test_recurrent_dropout_keeps_a_saturated_update_gate_gru_at_its_state(name):
+    """z = 1 means h_t = h_{t-1} (Cho et al. 2014): dropout on the recurrent products must not change that. Masking
+    the whole carried state would multiply h by the mask at every step: 2^10 = 1024 or 0 after ten steps."""
+    torch.manual_seed(0)
+    p, B, T = 0.5, 8, 10
+    rec = Recurrent(name, I, H, recurrent_dropout=p).double()
+    cell = rec.cells[0]
+    with torch.no_grad():
+        if name == "ln_gru":
+            cell.ln_ih.bias[H : 2 * H].fill_(30.0)  # the z shift
+        else:
+            cell.bias_hh[H : 2 * H].fill_(30.0)  # b_hz
+    h0 = torch.ones(B, H, dtype=torch.float64)
+    x = torch.zeros(B, T, I, dtype=torch.float64)
+    torch.manual_seed(1)
+    assert rec.training
+    y, (h,) = rec(x, (h0,))
+    torch.testing.assert_close(y, torch.ones(B, T, H, dtype=torch.float64), rtol=0, atol=1e-9)
+    torch.testing.assert_close(h, h0, rtol=0, atol=1e-9)
+    # the mask was drawn and is not all ones: it did reach the products
+    torch.manual_seed(1)
+    m = torch.bernoulli(torch.full((B, H), 1 - p, dtype=torch.float64)) / (1 - p)
+    assert bool((m == 0).any())
+    assert (cell.step_with_dropout(cell.project_input(x[:, 0]), h0, m)[0] - h0).abs().max() < 1e-9
+
+
+# --- zoneout in training: a fresh mask at every step -----------------------------------------------------------
+def test_zoneout_in_training_draws_a_fresh_mask_at_every_step():
+    p, B, T = 0.5, 32, 6
+    torch.manual_seed(0)
+    rec = Recurrent("gru", I, H, zoneout=p).double()
+    cell = rec.cells[0]
+    x = torch.randn(B, T, I, dtype=torch.float64)
+    h0 = torch.randn(B, H, dtype=torch.float64)
+    y, _ = rec(x, (h0,))  # one call over all T steps
+    prev, kept = h0, []
+    for t in range(T):
+        update = cell(x[:, t], prev)[0]
+        assert bool(((update - prev).abs() > 1e-9).all())  # the two candidates are distinguishable
+        is_old, is_new = y[:, t] == prev, torch.isclose(y[:, t], update, rtol=1e-12, atol=1e-14)
+        assert bool((is_old ^ is_new).all())
+        kept.append(is_old)
+        prev = y[:, t]
+    kept = torch.stack(kept)  # (T, B, H)
+    for t in range(1, T):
+        assert not torch.equal(kept[t], kept[0]), f"step {t} reused step 0's zoneout mask"
+    assert abs(float(kept.double().mean()) - p) < 0.06
+
+
+@pytest.mark.parametrize("name", ["gru", "lstm"])
+def test_zoneout_in_training_equals_a_hand_loop_with_the_same_masks(name):
+    from unrolled.layers.regularization import zoneout_masks
+
+    p, B, T = 0.3, 5, 7
+    torch.manual_seed(0)
+    rec = Recurrent(name, I, H, zoneout=p).double()
+    cell = rec.cells[0]
+    x = torch.randn(B, T, I, dtype=torch.float64, requires_grad=True)
+    zero = cell.init_state(B)
+    parts = [torch.randn_like(t) for t in (zero if isinstance(zero, tuple) else (zero,))]
+    state0 = tuple(parts) if isinstance(zero, tuple) else parts[0]
+    torch.manual_seed(3)
+    y, (final,) = rec(x, (state0,))
+    torch.manual_seed(3)
+    masks = zoneout_masks(T, [t.shape for t in parts], p, x)  # one (T, B, H) mask per state part
+    s, outs = tuple(parts), []
+    for t in range(T):
+        _, new = cell(x[:, t], s if isinstance(zero, tuple) else s[0])
+        new = new if isinstance(new, tuple) else (new,)
+        s = tuple(torch.where(m[t], old, n) for m, old, n in zip(masks, s, new))
+        outs.append(s[0])
+    torch.testing.assert_close(y, torch.stack(outs, 1), rtol=1e-13, atol=1e-14)
+    for a, b in zip(final if isinstance(final, tuple) else (final,), s, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-14)
+    (g_rec,) = torch.autograd.grad(y.square().sum(), x)
+    (g_hand,) = torch.autograd.grad(torch.stack(outs, 1).square().sum(), x)
+    torch.testing.assert_close(g_rec, g_hand, rtol=1e-12, atol=1e-13)
+
+
+# --- padded equals unpadded in training, with zoneout and recurrent dropout (the same masks) ------------------
+class MaskReplay:
+    """Records the regularisers' masks of a padded batch, then hands each sequence run alone its own row."""
+
+    def __init__(self, variational, zoneout):
+        self.real_variational, self.real_zoneout = variational, zoneout
+        self.variational, self.zoneout = [], []
+        self.row = None
+
+    def replay(self, row):
+        self.row, self.i_var, self.i_zone = row, 0, 0
+
+    def variational_mask(self, batch, size, p, like):
+        if self.row is None:
+            self.variational.append(self.real_variational(batch, size, p, like))
+            return self.variational[-1]
+        self.i_var += 1
+        return self.variational[self.i_var - 1][self.row : self.row + 1]
+
+    def zoneout_masks(self, T, shapes, p, like):
+        if self.row is None:
+            self.zoneout.append(self.real_zoneout(T, shapes, p, like))
+            return self.zoneout[-1]
+        self.i_zone += 1
+        return [m[:T, self.row : self.row + 1] for m in self.zoneout[self.i_zone - 1]]
+
+
+def flatten(state):
+    if isinstance(state, torch.Tensor):
+        return [state]
+    return [t for s in state for t in flatten(s)]
+
+
+@pytest.mark.parametrize(("bidirectional", "num_layers"), [(False, 1), (True, 2)], ids=["uni", "bi-2layers"])
+@pytest.mark.parametrize(
+    ("name", "kw"),
+    [("gru", {}), ("gru_before", {}), ("lstm", {"proj_size": 2}), ("leaky", {"tau_range": (1.0, 5.0)}), ("ln_gru", {})],
+)
+def test_padded_equals_each_sequence_alone_in_training(name, kw, bidirectional, num_layers, monkeypatch):
+    import unrolled.layers.recurrent as recurrent_module
+    import unrolled.layers.unroll as unroll_module
+
+    replay = MaskReplay(recurrent_module.variational_mask, unroll_module.zoneout_masks)
+    monkeypatch.setattr(recurrent_module, "variational_mask", replay.variational_mask)
+    monkeypatch.setattr(unroll_module, "zoneout_masks", replay.zoneout_masks)
+    torch.manual_seed(0)
+    rec = Recurrent(
+        name, I, H, num_layers=num_layers, bidirectional=bidirectional, zoneout=0.3, recurrent_dropout=0.4, **kw
+    ).double()
+    assert rec.training
+    B, T = 4, 6
+    lengths = torch.tensor([6, 3, 1, 5])
+    valid = torch.arange(T)[None, :] < lengths[:, None]
+    x = torch.randn(B, T, I, dtype=torch.float64)
+    x = torch.where(valid[..., None], x, 50.0).requires_grad_(True)
+    state0 = map_state(torch.randn_like, rec.init_state(B))
+    out, state = rec(x, state0, lengths=lengths)
+    n_masks = (len(replay.variational), len(replay.zoneout))
+    assert n_masks == (len(rec.cells), len(rec.cells))
+    for b, n in enumerate(lengths.tolist()):
+        replay.replay(b)
+        alone0 = map_state(lambda t, b=b: t[b : b + 1], state0)
+        y, s = rec(x[b : b + 1, :n].detach(), alone0)
+        assert (replay.i_var, replay.i_zone) == n_masks
+        torch.testing.assert_close(out[b : b + 1, :n], y, rtol=1e-10, atol=1e-12)
+        assert torch.count_nonzero(out[b, n:]) == 0
+        for got, want in zip(flatten(state), flatten(s), strict=True):
+            torch.testing.assert_close(got[b : b + 1], want, rtol=1e-10, atol=1e-12)
+    (gx,) = torch.autograd.grad(out.square().sum() + sum(t.square().sum() for t in flatten(state)), x)
+    assert torch.count_nonzero(gx[~valid]) == 0  # (a valid step may get none too: all its units zoned out)

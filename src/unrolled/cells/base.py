@@ -7,7 +7,12 @@ A *cell* computes one time step. Every cell offers
 * ``project_input(x) -> xp`` and ``step(xp_t, state) -> (y_t, new_state)``: the same step split in two so that a
   layer can hoist the part that does not depend on the state (the input projection, one large matrix product
   over all time steps) out of the time loop. ``forward(x_t, s) == step(project_input(x_t), s)`` always holds; the
-  default ``project_input`` is the identity, so a cell that only writes ``forward`` still works in every layer.
+  default ``project_input`` is the identity, so a cell that only writes ``forward`` still works in every layer;
+* ``step_with_dropout(xp_t, state, mask) -> (y_t, new_state)``: the step under variational recurrent dropout
+  (Gal & Ghahramani 2016): ``mask`` (B, O) multiplies the fed-back value only where it enters a recurrent
+  matrix product. The default (mask ``h``, then ``step``) is right for every cell that reads ``h_{t-1}`` only
+  through its recurrent products; a cell that also reads it elsewhere (GRU, leaky: an interpolation with
+  ``h_{t-1}``) overrides it.
 
 A state is a tensor ``h`` of shape (B, H) or a tuple of tensors whose first element is ``h``-like (the part
 that recurrent dropout masks). Dimension symbols used library-wide: B batch, T time, I input features,
@@ -67,12 +72,25 @@ class RecurrentCell(nn.Module):
         """One step from an already projected input ``xp_t`` (B, G)."""
         return self.forward(xp_t, state)
 
+    def step_with_dropout(self, xp_t: Tensor, state: State, mask: Tensor) -> tuple[Tensor, State]:
+        r"""One step under variational recurrent dropout (Gal & Ghahramani 2016, §4): ``mask`` (B, O), entries 0
+        or 1/(1-p), multiplies the previous ``h`` only where it enters a recurrent matrix product; every other
+        use of the previous state (an interpolation with :math:`h_{t-1}`, the LSTM memory :math:`c`) reads it
+        unmasked, so evaluation (no mask) and training agree in expectation.
+
+        This default masks the ``h``-like part of the state and calls :meth:`step`: exact for cells whose
+        :math:`h_{t-1}` enters only recurrent products (Elman :math:`W h`, LSTM and layer-norm LSTM
+        :math:`W_{hh} h`, with :math:`c` untouched, Jordan :math:`W y`). GRU, layer-norm GRU and leaky cells
+        override it.
+        """
+        return self.step(xp_t, replace_hidden(state, state_hidden(state) * mask))
+
     def forward(self, x_t: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         self.check_input(x_t)
         if state is None:
             state = self.init_state(x_t.shape[0], x_t.device, x_t.dtype)
         else:
-            self.check_state(state, x_t.shape[0])
+            self.check_state(state, x_t.shape[0], like=x_t)
         return self.step(self.project_input(x_t), state)
 
     def force(self, state: State, y_prev: Tensor) -> State:
@@ -99,8 +117,9 @@ class RecurrentCell(nn.Module):
             got = tuple(x_t.shape) if isinstance(x_t, Tensor) else type(x_t).__name__
             raise ValueError(f"{type(self).__name__}: expected input of shape (B, {self.input_size}), got {got}")
 
-    def check_state(self, state: State, batch: int) -> None:
-        """Raise a one-line ValueError unless ``state`` has the structure and shapes of ``init_state(batch)``."""
+    def check_state(self, state: State, batch: int, like: Tensor | None = None) -> None:
+        """Raise a one-line ValueError unless ``state`` has the structure and shapes of ``init_state(batch)`` (and,
+        given ``like``, the dtype and device of ``like``, the input)."""
         zero = self.init_state(batch, device="meta")
         want = [tuple(zero.shape)] if isinstance(zero, Tensor) else [tuple(t.shape) for t in zero]
         if isinstance(state, Tensor):
@@ -112,6 +131,28 @@ class RecurrentCell(nn.Module):
         if got != want:
             what = "a tensor" if isinstance(zero, Tensor) else f"a tuple of {len(want)} tensors"
             raise ValueError(f"{type(self).__name__}: expected state as {what} of shapes {want}, got {got}")
+        if like is not None:
+            problem = state_mismatch((state,) if isinstance(state, Tensor) else state, like)
+            if problem:
+                raise ValueError(f"{type(self).__name__}: {problem}")
+
+
+def state_mismatch(parts, like: Tensor, what: str = "state") -> str | None:
+    """Why the tensors ``parts`` (of a state, or ``what``) cannot meet the input ``like``: on another device, or of
+    another dtype outside autocast (which mixes dtypes on purpose). None when they can."""
+    for t in parts:
+        if t.device != like.device:
+            return f"expected {what} on device {like.device} (the input's), got {t.device}"
+        if t.dtype != like.dtype and not _autocast_enabled(like.device.type):
+            return f"expected {what} of dtype {like.dtype} (the input's), got {t.dtype}"
+    return None
+
+
+def _autocast_enabled(device_type: str) -> bool:
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except RuntimeError:  # a device type autocast does not know (e.g. meta)
+        return False
 
 
 def state_hidden(state: State) -> Tensor:

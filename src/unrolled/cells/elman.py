@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from unrolled.cells.activations import get_activation
+from unrolled.cells.activations import HIDDEN_ACTIVATIONS, get_activation
 from unrolled.cells.base import RecurrentCell, check_positive
 
 
@@ -17,12 +17,12 @@ class ElmanCell(RecurrentCell):
 
     with :math:`U` = ``weight_ih``, :math:`W` = ``weight_hh`` and :math:`b` = ``bias_ih + bias_hh`` (two bias
     vectors, as in :class:`torch.nn.RNN`, so weights map one-to-one onto torch's). :math:`\phi` is tanh, relu or
-    sigmoid.
+    sigmoid (:data:`~unrolled.cells.activations.HIDDEN_ACTIVATIONS`).
 
     Args:
         input_size: I, features of :math:`x_t`.
         hidden_size: H, units of :math:`h_t`.
-        nonlinearity: ``"tanh"`` (default), ``"relu"`` or ``"sigmoid"``.
+        nonlinearity: :math:`\phi`, ``"tanh"`` (default), ``"relu"`` or ``"sigmoid"``.
         bias: if False, no bias vectors.
 
     Shape:
@@ -38,13 +38,11 @@ class ElmanCell(RecurrentCell):
         super().__init__()
         check_positive("input_size", input_size)
         check_positive("hidden_size", hidden_size)
-        if nonlinearity not in ("tanh", "relu", "sigmoid"):
-            raise ValueError(f"nonlinearity must be 'tanh', 'relu' or 'sigmoid', got {nonlinearity!r}")
+        self.phi = get_activation(nonlinearity, HIDDEN_ACTIVATIONS)
         self._remember(input_size=input_size, hidden_size=hidden_size, nonlinearity=nonlinearity, bias=bias)
         self.input_size, self.hidden_size, self.output_size = input_size, hidden_size, hidden_size
         self.projected_size = hidden_size
         self.nonlinearity = nonlinearity
-        self.phi = get_activation(nonlinearity)
         self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size))  # U
         self.weight_hh = nn.Parameter(torch.empty(hidden_size, hidden_size))  # W
         if bias:

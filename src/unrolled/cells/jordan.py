@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from unrolled.cells.activations import get_activation
+from unrolled.cells.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, get_activation
 from unrolled.cells.base import RecurrentCell, check_positive
 
 
@@ -21,8 +21,14 @@ class JordanCell(RecurrentCell):
     call :meth:`force` yourself. Parameters: ``weight_ih`` U (H, I), ``weight_hh`` W (H, O), ``bias_ih`` +
     ``bias_hh`` = b (H), ``weight_ho`` V (O, H), ``bias_ho`` c (O).
 
+    Recurrent dropout (:meth:`~unrolled.cells.RecurrentCell.step_with_dropout`) masks :math:`y_{t-1}` where it
+    enters :math:`W y_{t-1}`, its only use.
+
     Args:
-        input_size: I. hidden_size: H. output_size: O (default H). nonlinearity: :math:`\phi` (default tanh).
+        input_size: I, features of :math:`x_t`.
+        hidden_size: H, units of :math:`h_t`.
+        output_size: O, units of :math:`y_t` (default H).
+        nonlinearity: :math:`\phi`, ``"tanh"`` (default), ``"relu"`` or ``"sigmoid"``.
         output_nonlinearity: :math:`\psi`, ``"identity"`` (default), ``"tanh"``, ``"sigmoid"`` or ``"relu"``.
 
     Shape:
@@ -49,6 +55,8 @@ class JordanCell(RecurrentCell):
         check_positive("input_size", input_size)
         check_positive("hidden_size", hidden_size)
         check_positive("output_size", output_size)
+        self.phi = get_activation(nonlinearity, HIDDEN_ACTIVATIONS)
+        self.psi = get_activation(output_nonlinearity, OUTPUT_ACTIVATIONS, "output_nonlinearity")
         self._remember(
             input_size=input_size,
             hidden_size=hidden_size,
@@ -58,8 +66,6 @@ class JordanCell(RecurrentCell):
         )
         self.input_size, self.hidden_size, self.output_size = input_size, hidden_size, output_size
         self.projected_size = hidden_size
-        self.phi = get_activation(nonlinearity)
-        self.psi = get_activation(output_nonlinearity)
         self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size))
         self.weight_hh = nn.Parameter(torch.empty(hidden_size, output_size))
         self.bias_ih = nn.Parameter(torch.empty(hidden_size))

@@ -7,7 +7,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from unrolled.cells.base import RecurrentCell, check_positive
-from unrolled.cells.gru import RESETS
 
 
 class LayerNormLSTMCell(RecurrentCell):
@@ -27,8 +26,14 @@ class LayerNormLSTMCell(RecurrentCell):
     ``ln_hh`` (LayerNorm(4H)), ``ln_c`` (LayerNorm(H)). Gate order i, f, g, o; the forget slice of
     ``ln_ih.bias`` starts at 1 (Jozefowicz et al. 2015).
 
+    Recurrent dropout (:meth:`~unrolled.cells.RecurrentCell.step_with_dropout`) masks :math:`h_{t-1}` in
+    :math:`W_{hh} h_{t-1}` only; :math:`c` is never masked.
+
     Args:
-        input_size: I. hidden_size: H. eps: LayerNorm epsilon. forget_bias: initial forget-gate shift.
+        input_size: I, features of :math:`x_t`.
+        hidden_size: H, units of :math:`h_t` and :math:`c_t`.
+        eps: the LayerNorm epsilon.
+        forget_bias: initial forget-gate shift (the forget slice of ``ln_ih.bias``).
 
     Shape:
         - x_t: (B, I); state (h, c): each (B, H); output y_t = h_t: (B, H).
@@ -80,6 +85,33 @@ class LayerNormLSTMCell(RecurrentCell):
         return h, (h, c)
 
 
+def _ln_step_after(cell: LayerNormGRUCell, xp_t: Tensor, h: Tensor, h_rec: Tensor) -> Tensor:
+    r"""reset="after": :math:`n = \tanh(\bar n_x + r \odot \mathrm{LN}(W_{hn} h))`. ``h_rec`` is the previous state
+    as the recurrent product reads it (``h``, or ``h`` times a recurrent-dropout mask), ``h`` as the
+    interpolation reads it."""
+    H = cell.hidden_size
+    hp = h_rec @ cell.weight_hh.t()  # (B, H) -> (B, 3H)
+    rz = torch.sigmoid(xp_t[:, : 2 * H] + cell.ln_hrz(hp[:, : 2 * H]))  # (B, 2H)
+    r, z = rz.chunk(2, 1)  # each (B, H)
+    n = torch.tanh(xp_t[:, 2 * H :] + r * cell.ln_hn(hp[:, 2 * H :]))
+    return torch.lerp(n, h, z)  # (1 - z) n + z h
+
+
+def _ln_step_before(cell: LayerNormGRUCell, xp_t: Tensor, h: Tensor, h_rec: Tensor) -> Tensor:
+    r"""reset="before": :math:`n = \tanh(\bar n_x + \mathrm{LN}(W_{hn} (r \odot h)))`. ``h_rec`` and ``h`` as in
+    :func:`_ln_step_after`."""
+    H = cell.hidden_size
+    rz = torch.sigmoid(xp_t[:, : 2 * H] + cell.ln_hrz(h_rec @ cell.weight_hh[: 2 * H].t()))  # (B, H) -> (B, 2H)
+    r, z = rz.chunk(2, 1)  # each (B, H)
+    n = torch.tanh(xp_t[:, 2 * H :] + cell.ln_hn((r * h_rec) @ cell.weight_hh[2 * H :].t()))
+    return torch.lerp(n, h, z)  # (1 - z) n + z h
+
+
+#: reset placement -> its step, resolved once when the cell is built
+LN_GRU_STEPS = {"after": _ln_step_after, "before": _ln_step_before}
+RESETS = tuple(LN_GRU_STEPS)
+
+
 class LayerNormGRUCell(RecurrentCell):
     r"""GRU with layer normalisation (Ba et al. 2016), in both reset placements of :class:`GRUCell`:
 
@@ -95,10 +127,15 @@ class LayerNormGRUCell(RecurrentCell):
         \end{array}
 
     Parameters: ``weight_ih`` (3H, I), ``weight_hh`` (3H, H), ``ln_ih`` (LayerNorm(3H)), ``ln_hrz`` (LayerNorm(2H),
-    no shift), ``ln_hn`` (LayerNorm(H)).
+    no shift), ``ln_hn`` (LayerNorm(H)). The placement is resolved once, at construction, to one of the two step
+    functions in :data:`LN_GRU_STEPS`. Recurrent dropout (:meth:`step_with_dropout`, Gal & Ghahramani 2016)
+    masks :math:`h_{t-1}` inside the recurrent products only, never in :math:`z_t \odot h_{t-1}`.
 
     Args:
-        input_size: I. hidden_size: H. reset: ``"after"`` (default) or ``"before"``. eps: LayerNorm epsilon.
+        input_size: I, features of :math:`x_t`.
+        hidden_size: H, units of :math:`h_t`.
+        reset: where the reset gate acts, ``"after"`` (default) or ``"before"`` the recurrent product.
+        eps: the LayerNorm epsilon.
 
     Shape:
         - x_t: (B, I); state h: (B, H); output y_t = h_t: (B, H).
@@ -113,18 +150,24 @@ class LayerNormGRUCell(RecurrentCell):
         super().__init__()
         check_positive("input_size", input_size)
         check_positive("hidden_size", hidden_size)
-        if reset not in RESETS:
+        if not isinstance(reset, str) or reset not in LN_GRU_STEPS:
             raise ValueError(f"reset must be one of {RESETS}, got {reset!r}")
         self._remember(input_size=input_size, hidden_size=hidden_size, reset=reset, eps=eps)
         self.input_size, self.hidden_size, self.output_size = input_size, hidden_size, hidden_size
         self.projected_size = 3 * hidden_size
-        self.reset = reset
+        self._reset = reset
+        self._step = LN_GRU_STEPS[reset]
         self.weight_ih = nn.Parameter(torch.empty(3 * hidden_size, input_size))
         self.weight_hh = nn.Parameter(torch.empty(3 * hidden_size, hidden_size))
         self.ln_ih = nn.LayerNorm(3 * hidden_size, eps=eps)
         self.ln_hrz = nn.LayerNorm(2 * hidden_size, eps=eps, bias=False)
         self.ln_hn = nn.LayerNorm(hidden_size, eps=eps)
         self.reset_parameters()
+
+    @property
+    def reset(self) -> str:
+        """``"after"`` or ``"before"``; fixed at construction (the step function was chosen from it)."""
+        return self._reset
 
     def reset_parameters(self) -> None:
         k = self.hidden_size**-0.5
@@ -140,15 +183,9 @@ class LayerNormGRUCell(RecurrentCell):
         return self.ln_ih(F.linear(x, self.weight_ih))  # (..., I) -> (..., 3H)
 
     def step(self, xp_t: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
-        H = self.hidden_size
-        if self.reset == "after":
-            hp = h @ self.weight_hh.t()  # (B, 3H)
-            rz = torch.sigmoid(xp_t[:, : 2 * H] + self.ln_hrz(hp[:, : 2 * H]))  # (B, 2H)
-            r, z = rz.chunk(2, 1)
-            n = torch.tanh(xp_t[:, 2 * H :] + r * self.ln_hn(hp[:, 2 * H :]))
-        else:
-            rz = torch.sigmoid(xp_t[:, : 2 * H] + self.ln_hrz(h @ self.weight_hh[: 2 * H].t()))  # (B, 2H)
-            r, z = rz.chunk(2, 1)
-            n = torch.tanh(xp_t[:, 2 * H :] + self.ln_hn((r * h) @ self.weight_hh[2 * H :].t()))
-        h = torch.lerp(n, h, z)
+        h = self._step(self, xp_t, h, h)
+        return h, h
+
+    def step_with_dropout(self, xp_t: Tensor, h: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        h = self._step(self, xp_t, h, h * mask)  # the mask reaches the products only, not z * h
         return h, h

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from unrolled.cells.activations import get_activation
+from unrolled.cells.activations import HIDDEN_ACTIVATIONS, get_activation
 from unrolled.cells.base import RecurrentCell, check_positive
 
 
@@ -21,19 +21,26 @@ class LeakyCell(RecurrentCell):
     A unit with time constant :math:`\tau` forgets at rate :math:`1/\tau`; :math:`\tau = 1` is an Elman cell. The
     time constants may be
 
-    * fixed and shared: ``tau=4.0``;
+    * fixed and shared: ``tau=4.0`` (the default is 2);
     * fixed per unit: ``tau=[1, 2, 4, ...]`` (length H);
     * sampled from a range, a timescale hierarchy: ``tau_range=(1, 100)`` draws each unit's :math:`\tau`
       log-uniformly (multi-timescale units, as in the multiple timescales RNN of Yamashita & Tani 2008);
+      ``tau`` and ``tau_range`` exclude each other;
     * learned: ``learn_tau=True`` keeps :math:`\tau = 1 + \mathrm{softplus}(\rho) \ge 1` with a learned
       :math:`\rho` (``tau_raw``), initialised from the fixed or sampled values.
 
     Parameters: ``weight_ih`` U (H, I), ``weight_hh`` W (H, H), ``bias_ih``, ``bias_hh`` (b = their sum).
 
+    Recurrent dropout (:meth:`step_with_dropout`, Gal & Ghahramani 2016) masks :math:`s_{t-1}` in
+    :math:`W s_{t-1}` only; the leak term :math:`(1 - 1/\tau) s_{t-1}` reads it unmasked.
+
     Args:
-        input_size: I. hidden_size: H. tau: a float > = 1 or H floats. tau_range: (low, high) with 1 <= low <= high.
-        learn_tau: learn the time constants. nonlinearity: :math:`\sigma`, ``"tanh"`` (default), ``"sigmoid"`` or
-        ``"relu"``.
+        input_size: I, features of :math:`x_t`.
+        hidden_size: H, units of :math:`s_t`.
+        tau: fixed time constants, a float >= 1 shared by all units or H floats (default 2.0).
+        tau_range: (low, high) with 1 <= low <= high: sample each unit's :math:`\tau` log-uniformly instead.
+        learn_tau: learn the time constants (initialised from ``tau`` or ``tau_range``).
+        nonlinearity: :math:`\sigma`, ``"tanh"`` (default), ``"relu"`` or ``"sigmoid"``.
 
     Shape:
         - x_t: (B, I); state s: (B, H); output y_t = s_t: (B, H).
@@ -48,7 +55,7 @@ class LeakyCell(RecurrentCell):
         self,
         input_size: int,
         hidden_size: int,
-        tau: float | Sequence[float] = 2.0,
+        tau: float | Sequence[float] | None = None,
         tau_range: tuple[float, float] | None = None,
         learn_tau: bool = False,
         nonlinearity: str = "tanh",
@@ -66,15 +73,17 @@ class LeakyCell(RecurrentCell):
         )
         self.input_size, self.hidden_size, self.output_size = input_size, hidden_size, hidden_size
         self.projected_size = hidden_size
-        self.phi = get_activation(nonlinearity)
+        self.phi = get_activation(nonlinearity, HIDDEN_ACTIVATIONS)
         self.learn_tau = learn_tau
+        if tau is not None and tau_range is not None:
+            raise ValueError("pass either tau= (fixed time constants) or tau_range= (sampled ones), not both")
         if tau_range is not None:
             if not isinstance(tau_range, (tuple, list)) or len(tau_range) != 2:
                 raise ValueError(f"tau_range must be a pair (low, high), got {tau_range!r}")
             lo, hi = tau_range
             if not 1.0 <= lo <= hi < math.inf:
                 raise ValueError(f"tau_range must satisfy 1 <= low <= high, got {tau_range!r}")
-        taus = torch.as_tensor(tau, dtype=torch.get_default_dtype()).flatten()
+        taus = torch.as_tensor(2.0 if tau is None else tau, dtype=torch.get_default_dtype()).flatten()
         if taus.numel() not in (1, hidden_size):
             raise ValueError(f"tau must be one float or {hidden_size} floats (one per unit), got {taus.numel()}")
         bad = taus[~((taus >= 1.0) & taus.isfinite())]
@@ -125,7 +134,15 @@ class LeakyCell(RecurrentCell):
         # U x_t + b: (..., I) -> (..., H)
         return torch.nn.functional.linear(x, self.weight_ih, self.bias_ih + self.bias_hh)
 
+    def _step(self, xp_t: Tensor, s: Tensor, s_rec: Tensor) -> Tensor:
+        """``s_rec``: the previous state as the recurrent product reads it; ``s``: as the leak reads it."""
+        a = self.phi(torch.addmm(xp_t, s_rec, self.weight_hh.t()))  # sigma(b + W s_{t-1} + U x_t): (B, H)
+        return torch.lerp(s, a, self.tau.reciprocal())  # s + (a - s) / tau
+
     def step(self, xp_t: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:
-        a = self.phi(torch.addmm(xp_t, s, self.weight_hh.t()))  # sigma(b + W s_{t-1} + U x_t): (B, H)
-        s = torch.lerp(s, a, self.tau.reciprocal())  # s + (a - s) / tau
+        s = self._step(xp_t, s, s)
+        return s, s
+
+    def step_with_dropout(self, xp_t: Tensor, s: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        s = self._step(xp_t, s, s * mask)  # the mask reaches W s only, not the leak (1 - 1/tau) s
         return s, s

@@ -30,9 +30,16 @@ class LSTMCell(RecurrentCell):
     slice = 0), every other parameter ~ U(-1/sqrt(H), 1/sqrt(H)) as in torch.nn.LSTM. Pass
     ``forget_bias=None`` for torch's initialisation unchanged.
 
+    Recurrent dropout (:meth:`~unrolled.cells.RecurrentCell.step_with_dropout`, Gal & Ghahramani 2016) masks
+    :math:`h_{t-1}` where it enters :math:`W_{h*} h_{t-1}`; the memory :math:`c` is never masked.
+
     Args:
-        input_size: I. hidden_size: H. proj_size: P (0 = no projection, as torch).
-        peephole: add the peephole connections. bias: use bias vectors. forget_bias: initial forget-gate bias.
+        input_size: I, features of :math:`x_t`.
+        hidden_size: H, units of :math:`c_t` (and of :math:`h_t` without projection).
+        proj_size: P, units of the projected :math:`h_t` (0, the default, = no projection, as torch).
+        peephole: add the peephole connections :math:`w_{ci}, w_{cf}, w_{co}`.
+        bias: if False, no bias vectors.
+        forget_bias: initial forget-gate bias (None: torch's initialisation).
 
     Shape:
         - x_t: (B, I); state (h, c): h (B, P or H), c (B, H); output y_t = h_t: (B, P or H).

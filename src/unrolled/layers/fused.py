@@ -4,14 +4,19 @@ The standard cells keep their parameters in torch.nn's layout and gate order, so
 the very same tensors to ``torch.lstm`` / ``torch.gru`` / ``torch.rnn_tanh`` / ``torch.rnn_relu`` (the kernels
 behind torch.nn.LSTM, GRU and RNN): no copy, same numbers as torch.nn. One call runs one layer in one or both
 directions; the layer stack, inter-layer dropout and residual connections stay in Python around it.
+
+Which cell computes which torch mode is written once, in :data:`TORCH_TWINS`; the fused path, the conversion to
+and from torch.nn (:mod:`unrolled.layers.convert`) and the error messages (:data:`STANDARD_CELLS`) all read it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from unrolled.cells.base import RecurrentCell
@@ -20,28 +25,128 @@ from unrolled.cells.gru import GRUCell
 from unrolled.cells.lstm import LSTMCell
 
 
-def _kernel(cell: RecurrentCell) -> Callable | None:
-    """The fused op that computes exactly this cell, or None."""
-    kind = type(cell)
-    if kind is LSTMCell and not cell.peephole:
-        return torch.lstm
-    if kind is GRUCell and cell.reset == "after":
-        return torch.gru
-    if kind is ElmanCell and cell.nonlinearity in ("tanh", "relu"):
-        return torch.rnn_tanh if cell.nonlinearity == "tanh" else torch.rnn_relu
+@dataclass(frozen=True)
+class TorchTwin:
+    """A cell configuration that one of torch's recurrent modes computes exactly, on the same parameters."""
+
+    #: torch.nn.RNNBase's mode: "RNN_TANH", "RNN_RELU", "LSTM" or "GRU"
+    mode: str
+    #: the cell class, matched exactly: a subclass may override ``step``, so it is never assumed to be standard
+    cell: type[RecurrentCell]
+    #: cell attributes that must have these values; they are constructor arguments of ``cell`` too
+    requires: Mapping[str, Any]
+    #: the unrolled registry name of ``cell`` (what :func:`~unrolled.layers.convert.from_torch` builds)
+    name: str
+    #: how error messages describe this configuration: (cell, condition); conditions of one cell join with "/"
+    label: tuple[str, str]
+    #: the fused op behind torch.nn, e.g. ``torch.lstm``
+    kernel: Callable
+    #: the torch.nn module class
+    module: type[nn.RNNBase]
+    #: constructor arguments of ``module`` beyond the common ones, from a cell
+    module_kwargs: Callable[[Any], dict[str, Any]]
+    #: cell constructor arguments beyond ``requires``, from a torch.nn module
+    cell_kwargs: Callable[[Any], dict[str, Any]]
+
+    def matches(self, cell: RecurrentCell) -> bool:
+        return type(cell) is self.cell and all(getattr(cell, k) == v for k, v in self.requires.items())
+
+
+def _no_kwargs(_: Any) -> dict[str, Any]:
+    return {}
+
+
+TORCH_TWINS: tuple[TorchTwin, ...] = (
+    TorchTwin(
+        "RNN_TANH",
+        ElmanCell,
+        {"nonlinearity": "tanh"},
+        "elman",
+        ("elman", "tanh"),
+        torch.rnn_tanh,
+        nn.RNN,
+        lambda cell: {"nonlinearity": "tanh"},
+        _no_kwargs,
+    ),
+    TorchTwin(
+        "RNN_RELU",
+        ElmanCell,
+        {"nonlinearity": "relu"},
+        "elman",
+        ("elman", "relu"),
+        torch.rnn_relu,
+        nn.RNN,
+        lambda cell: {"nonlinearity": "relu"},
+        _no_kwargs,
+    ),
+    TorchTwin(
+        "LSTM",
+        LSTMCell,
+        {"peephole": False},
+        "lstm",
+        ("lstm", "without peepholes"),
+        torch.lstm,
+        nn.LSTM,
+        lambda cell: {"proj_size": cell.proj_size},
+        # torch's initialisation has no forget bias of 1; the copied weights replace it anyway
+        lambda module: {"proj_size": module.proj_size, "forget_bias": None},
+    ),
+    TorchTwin(
+        "GRU",
+        GRUCell,
+        {"reset": "after"},
+        "gru",
+        ("gru", "reset='after'"),
+        torch.gru,
+        nn.GRU,
+        _no_kwargs,
+        _no_kwargs,
+    ),
+)
+
+#: torch mode -> its twin
+TWIN_OF_MODE: dict[str, TorchTwin] = {t.mode: t for t in TORCH_TWINS}
+
+
+def _describe(twins: Sequence[TorchTwin]) -> str:
+    groups: dict[str, list[str]] = {}
+    for t in twins:
+        groups.setdefault(t.label[0], []).append(t.label[1])
+    return ", ".join(f"{cell} {'/'.join(conditions)}" for cell, conditions in groups.items())
+
+
+#: the standard cells in words, for error messages: "elman tanh/relu, lstm without peepholes, gru reset='after'"
+STANDARD_CELLS: str = _describe(TORCH_TWINS)
+
+
+def torch_twin(cell: RecurrentCell) -> TorchTwin | None:
+    """The torch mode that computes exactly this cell, or None."""
+    for twin in TORCH_TWINS:
+        if twin.matches(cell):
+            return twin
     return None
+
+
+def common_twin(cells: Sequence[RecurrentCell]) -> TorchTwin | None:
+    """The torch mode shared by all ``cells`` when one torch module / kernel call can hold them all: the same
+    mode, all with or all without biases, the same projection size. None otherwise."""
+    twin = torch_twin(cells[0])
+    if twin is None:
+        return None
+    first = cells[0]
+    for c in cells:
+        if (
+            torch_twin(c) is not twin
+            or (c.bias_ih is None) != (first.bias_ih is None)
+            or getattr(c, "proj_size", 0) != getattr(first, "proj_size", 0)
+        ):
+            return None
+    return twin
 
 
 def fusable(cells: Sequence[RecurrentCell]) -> bool:
     """True when all cells (the directions of one layer) can run in one fused call."""
-    kernels = [_kernel(c) for c in cells]
-    if kernels[0] is None or any(k is not kernels[0] for k in kernels):
-        return False
-    first = cells[0]
-    return all(
-        (c.bias_ih is None) == (first.bias_ih is None) and getattr(c, "proj_size", 0) == getattr(first, "proj_size", 0)
-        for c in cells
-    )
+    return common_twin(cells) is not None
 
 
 def _params(cell: RecurrentCell) -> list[Tensor]:
@@ -61,8 +166,11 @@ def run_fused(
     training: bool,
 ) -> tuple[Tensor, list]:
     """One layer, one or two directions: x (T, B, I) -> outputs (T, B, D*O), final states per direction."""
-    kernel = _kernel(cells[0])
-    is_lstm = kernel is torch.lstm
+    twin = common_twin(cells)
+    if twin is None:
+        raise ValueError(f"run_fused needs standard cells ({STANDARD_CELLS}) of one kind and options")
+    kernel = twin.kernel
+    is_lstm = twin.mode == "LSTM"  # the one mode with a second state tensor c
     params = [p for c in cells for p in _params(c)]
     has_bias = cells[0].bias_ih is not None
     bidir = len(cells) == 2

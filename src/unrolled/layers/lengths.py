@@ -12,13 +12,7 @@ def resolve_lengths(lengths: Tensor | None, mask: Tensor | None, B: int, T: int,
     if lengths is not None and mask is not None:
         raise ValueError("pass either lengths= or mask=, not both")
     if mask is not None:
-        if mask.shape != (B, T):
-            raise ValueError(f"mask must have shape (B, T) = ({B}, {T}), got {tuple(mask.shape)}")
-        mask = mask.to(torch.bool)
-        lengths = mask.sum(1)
-        prefix = torch.arange(T, device=mask.device)[None, :] < lengths[:, None]
-        if not torch.equal(prefix, mask):
-            raise ValueError("mask must be True on a prefix of each sequence (padding only at the end)")
+        lengths = _mask_lengths(mask, B, T)
     if lengths is None:
         return None
     try:
@@ -36,6 +30,27 @@ def resolve_lengths(lengths: Tensor | None, mask: Tensor | None, B: int, T: int,
         raise ValueError(f"lengths must lie in 1..T = 1..{T}, got min {lo} and max {hi}")
     lengths = lengths.to(device=device, dtype=torch.long)
     return None if lo == T else lengths
+
+
+def _mask_lengths(mask, B: int, T: int) -> Tensor:
+    """The lengths (B,) of a prefix mask (B, T): boolean, or numbers that are all 0 or 1."""
+    try:
+        mask = torch.as_tensor(mask)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(
+            f"mask must be a (B, T) boolean tensor or nested sequence of booleans, got {type(mask).__name__}"
+        ) from None
+    if tuple(mask.shape) != (B, T):
+        raise ValueError(f"mask must have shape (B, T) = ({B}, {T}), got {tuple(mask.shape)}")
+    if mask.dtype != torch.bool:
+        if mask.is_complex() or not bool(((mask == 0) | (mask == 1)).all()):
+            raise ValueError(f"mask must be boolean or hold only 0 and 1, got dtype {mask.dtype} with other values")
+        mask = mask != 0
+    lengths = mask.sum(1)  # (B, T) -> (B,)
+    prefix = torch.arange(T, device=mask.device)[None, :] < lengths[:, None]  # (B, T)
+    if not torch.equal(prefix, mask):
+        raise ValueError("mask must be True on a prefix of each sequence (padding only at the end)")
+    return lengths
 
 
 def time_mask(lengths: Tensor, T: int) -> Tensor:

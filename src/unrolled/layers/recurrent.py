@@ -10,11 +10,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from unrolled.cells.base import RecurrentCell, State
+from unrolled.cells.base import RecurrentCell, State, check_positive, state_mismatch
 from unrolled.cells.registry import make_cell
-from unrolled.layers.fused import fusable, run_fused
+from unrolled.layers.convert import from_torch, state_from_torch, state_to_torch, to_torch
+from unrolled.layers.fused import STANDARD_CELLS, fusable, run_fused
 from unrolled.layers.lengths import resolve_lengths, reverse_time, time_mask
-from unrolled.layers.merge import MERGES, get_merge
+from unrolled.layers.merge import get_concatenated_merge, get_merge
 from unrolled.layers.regularization import variational_mask
 from unrolled.layers.scan import prefer_scan_over_fused, scan, supports_scan
 from unrolled.layers.unroll import UnrollOptions, unroll, unroll_plain
@@ -33,60 +34,79 @@ class Recurrent(nn.Module):
     Goodfellow et al., *Deep Learning* §10.9.1), added to the cell's projected input:
 
     .. math::
-        \tilde x_t = \mathrm{proj}(x_t) + \textstyle\sum_{d > 1} W_d\, y_{t-d}, \qquad y_{t-d} = 0 \text{ for } t < d.
+        \tilde x_t = \mathrm{proj}(x_t) + \textstyle\sum_{d > 1} W_d\, y_{t-d}, \qquad y_{t-d} = 0 \text{ for } t < d
+
+    (or, for :math:`t < d`, the outputs carried over from the previous chunk in the state's history).
+    ``delay_weights[i][k]`` is :math:`W_d` (G, O) of cell ``i`` for :math:`d` = ``extra_delays[k]``, the delays
+    above 1 in ascending order.
 
     Layers are stacked with dropout between them (``dropout``) and, with ``residual=True``, a residual
     connection around every layer whose input and output widths agree. Bidirectional layers run a second cell
     on each sequence reversed *within its own length* and merge both outputs (``merge``: concat, sum or mean).
 
     Speed: when a layer consists of standard cells (Elman tanh/relu, LSTM without peepholes, GRU with
-    reset="after") and no feature that torch lacks is on (delays, recurrent dropout, zoneout, teacher
-    forcing), that layer runs torch's fused kernel on the cells' own parameters (``backend="auto"``, the
-    default), except on CPU when gradients are needed, where the scan path is measured faster than torch's
-    kernel: Elman layers, and GRU layers with B <= 16 (see :data:`~unrolled.layers.scan.SCAN_BEATS_FUSED_ON_CPU`;
-    :meth:`paths` tells what runs). Other cells with a scan kernel (Elman, LSTM incl. peepholes, GRU both
-    resets, leaky, layer-norm LSTM and GRU) run the *scan* path (:mod:`unrolled.layers.scan`): the input
-    projection for all steps in one product, then a time loop with a hand-written BPTT backward, also with
-    ``lengths``. Everything else (and scan cells while delays, recurrent dropout in training, zoneout or
-    teacher forcing are on) runs the generic loop over ``cell.step``. ``backend="scan"`` / ``"fused"`` demand
-    their path and error if impossible; ``"loop"`` forces the generic loop (the only path that supports
-    double backward, e.g. gradient penalties, for every cell).
+    reset="after", the table :data:`~unrolled.layers.fused.TORCH_TWINS`) and no feature that torch lacks is on
+    (delays, recurrent dropout, zoneout, teacher forcing), that layer runs torch's fused kernel on the cells' own
+    parameters (``backend="auto"``, the default), except on CPU when gradients are needed, where the scan path is
+    measured faster than torch's kernel: Elman layers, and GRU layers with B <= 16 (see
+    :data:`~unrolled.layers.scan.SCAN_BEATS_FUSED_ON_CPU`; :meth:`paths` tells what runs). Other cells with a scan
+    kernel (Elman, LSTM incl. peepholes, GRU both resets, leaky, layer-norm LSTM and GRU) run the *scan* path
+    (:mod:`unrolled.layers.scan`): the input projection for all steps in one product, then a time loop with a
+    hand-written BPTT backward, also with ``lengths``. Everything else (and scan cells while delays, recurrent
+    dropout in training, zoneout or teacher forcing are on) runs the generic loop over ``cell.step``.
+    ``backend="scan"`` / ``"fused"`` demand their path and error if impossible; ``"loop"`` forces the generic
+    loop (the only path that supports double backward, e.g. gradient penalties, for every cell).
 
     Args:
         cell: a registry name (``"elman"``, ``"lstm"``, ``"gru"``, ``"gru_before"``, ``"leaky"``, ``"jordan"``,
             ``"ln_lstm"``, ``"ln_gru"``, ...) or a :class:`~unrolled.cells.RecurrentCell` instance (used for
             layer 0, forward direction; other layers and directions get fresh cells of the same kind).
-        input_size: I. hidden_size: H.
-        num_layers: number of stacked layers L. bidirectional: add a reverse direction (D = 2).
+        input_size: I, features of the input.
+        hidden_size: H, units of each cell.
+        num_layers: L, the number of stacked layers (default 1).
+        bidirectional: add a reverse direction in every layer (D = 2; default False, D = 1).
         batch_first: inputs and outputs are (B, T, ·) if True (default), else (T, B, ·).
         dropout: dropout probability on the outputs of every layer but the last.
         residual: add each layer's input to its output where the widths agree (layers >= 1).
-        merge: ``"concat"`` (default), ``"sum"`` or ``"mean"`` for bidirectional layers.
+        merge: ``"concat"`` (default), ``"sum"`` or ``"mean"``: how bidirectional layers combine directions.
         delays: time delays of the recurrent paths; must contain 1 (the cell's own recurrence).
         recurrent_dropout: variational dropout (Gal & Ghahramani 2016): one mask per sequence, reused at every
-            step, on the hidden part of the state entering each step. For LSTM and Elman this touches only the
-            recurrent product; for GRU and leaky cells, whose update also interpolates with the previous state,
-            the masked state enters that interpolation too.
-        zoneout: probability that a unit keeps its previous value at a step (Krueger et al. 2017), applied to
-            every part of the state; evaluation uses the expectation.
+            step, on the fed-back value where it enters the cell's recurrent matrix products, and nowhere else
+            (:meth:`~unrolled.cells.RecurrentCell.step_with_dropout`): Elman :math:`W h`, LSTM
+            :math:`W_{hh} h` (never :math:`c`), GRU :math:`W_{hr} h, W_{hz} h` and :math:`W_{hn} h` (after) or
+            :math:`W_{hn}(r \odot h)` (before), leaky :math:`W s`, Jordan :math:`W y`. The GRU and leaky
+            interpolations with the previous state read it unmasked. Off in evaluation.
+        zoneout: probability that a unit keeps its previous value at a step (Krueger et al. 2017), a fresh
+            mask at every step, applied to every part of the state; evaluation uses the expectation.
         backend: ``"auto"``, ``"fused"``, ``"scan"`` or ``"loop"``.
         **cell_kwargs: passed to every cell (e.g. ``nonlinearity="relu"``, ``proj_size=64``, ``reset="before"``,
             ``tau_range=(1, 100)``, ``bias=False``).
 
     Inputs: ``input``, ``state`` (optional), ``lengths`` or ``mask`` (optional), ``teacher`` (optional)
-        - input: (B, T, I) (or (T, B, I) with ``batch_first=False``).
-        - state: as returned by a previous call; None for zeros.
-        - lengths: (B,) integers in 1..T; outputs past a sequence's end are zero and its final state is the one
-          at its own last step. ``mask``: (B, T) boolean, True on a prefix of each row.
-        - teacher: (B, T, O) values fed back instead of the model's own previous output, for output-recurrent
-          cells (teacher forcing; one layer, one direction).
+        - input: the sequences.
+        - state: as returned by a previous call (same dtype and device as the input); None for zeros.
+        - lengths: integers in 1..T; outputs past a sequence's end are zero and its final state is the one
+          at its own last step. ``mask``: boolean (or 0/1), True on a prefix of each row.
+        - teacher: values fed back instead of the model's own previous output, for output-recurrent cells
+          (teacher forcing; one layer, one direction).
 
     Outputs: ``output``, ``state``
-        - output: (B, T, D·O) with concat, else (B, T, O); O = the cell's output size (H, or P with projection).
+        - output: the last layer's outputs, zero past each sequence's end.
         - state: a tuple with one entry per layer and direction, ordered like torch (layer 0 forward, layer 0
           reverse, layer 1 forward, ...); each entry is the cell's state (with delays: ``(cell_state,
-          history)``, history the last max(delays) outputs (B, dmax, O)). Pass it back to continue a stream;
-          call :func:`detach_state` between chunks for truncated BPTT.
+          history)``, history the last max(delays) outputs). Pass it back to continue a stream; call
+          :func:`detach_state` between chunks for truncated BPTT.
+
+    Shape:
+        B batch, T time, I input features, H hidden units, D directions, O a cell's output size (H, or P with
+        an LSTM projection), L layers, d_max = max(delays).
+
+        - input: (B, T, I), or (T, B, I) with ``batch_first=False``.
+        - lengths: (B,); mask: (B, T).
+        - teacher: (B, T, O), or (T, B, O) with ``batch_first=False``.
+        - output: (B, T, D·O) with ``merge="concat"``, else (B, T, O) (time first with ``batch_first=False``).
+        - state: L·D entries, each the cell's state (e.g. h (B, H); LSTM (h, c) with h (B, O), c (B, H)), with
+          delays paired with a history (B, d_max, O).
 
     Example::
 
@@ -115,14 +135,13 @@ class Recurrent(nn.Module):
         **cell_kwargs: Any,
     ):
         super().__init__()
-        if not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"num_layers must be a positive integer, got {num_layers!r}")
+        check_positive("num_layers", num_layers)
         for name, p in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout), ("zoneout", zoneout)):
             if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
                 raise ValueError(f"{name} must be a number in [0, 1), got {p!r}")
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        get_merge(merge)
+        self._merge = get_merge(merge)
         delays = tuple(delays) if isinstance(delays, (tuple, list)) else (delays,)
         if (
             not delays
@@ -138,7 +157,8 @@ class Recurrent(nn.Module):
             2 if bidirectional else 1,
         )
         self.dropout, self.residual, self.merge = dropout, residual, merge
-        self._merge = MERGES[merge]
+        # what the fused path's (T, B, D*O) output needs: resolved here, not tested in the layer loop
+        self._merge_concatenated = get_concatenated_merge(merge, self.num_directions)
         self.delays = tuple(sorted(delays))
         self.extra_delays = tuple(d for d in self.delays if d > 1)
         self.recurrent_dropout, self.zoneout, self.backend = recurrent_dropout, zoneout, backend
@@ -190,8 +210,7 @@ class Recurrent(nn.Module):
         ]
         if backend == "fused" and not all(self._fused):
             raise ValueError(
-                "backend='fused' needs standard cells (elman tanh/relu, lstm without peepholes, gru reset='after') "
-                "and no delays, recurrent dropout or zoneout"
+                f"backend='fused' needs standard cells ({STANDARD_CELLS}) and no delays, recurrent dropout or zoneout"
             )
 
         self._scan = [backend in ("auto", "scan") and supports_scan(c) for c in self.cells]
@@ -261,12 +280,16 @@ class Recurrent(nn.Module):
             )
         D = self.num_directions
         for i, (s, e) in enumerate(zip(state, expected)):
-            got_shapes = [tuple(t.shape) for t in _flatten(s)]
+            parts = _flatten(s)
+            got_shapes = [tuple(t.shape) for t in parts]
             want = [tuple(t.shape) for t in _flatten(e)]
             if got_shapes != want:
                 raise ValueError(
                     f"state of layer {i // D} ({_DIRECTION[i % D]}) has shapes {got_shapes}, expected {want}"
                 )
+            problem = state_mismatch(parts, x)
+            if problem:
+                raise ValueError(f"state of layer {i // D} ({_DIRECTION[i % D]}): {problem}")
         return tuple(state)
 
     def forward(
@@ -292,7 +315,7 @@ class Recurrent(nn.Module):
             x = x.masked_fill(~time_mask(lengths, T).unsqueeze(-1), 0.0)
         states = self.init_state(B, x.device, x.dtype) if state is None else self._check_state(state, B, x)
         if teacher is not None:
-            teacher = self._check_teacher(teacher, T, B)
+            teacher = self._check_teacher(teacher, T, B, x)
 
         D = self.num_directions
         new_states: list = []
@@ -303,8 +326,7 @@ class Recurrent(nn.Module):
                 out, finals = run_fused(
                     [self.cells[i] for i in idx], layer_in, [states[i] for i in idx], lengths, self.training
                 )  # (T, B, D*O)
-                if D == 2 and self.merge != "concat":
-                    out = self._merge(*out.chunk(2, -1))  # (T, B, O)
+                out = self._merge_concatenated(out)  # (T, B, D*O) -> (T, B, O) unless concat
             else:
                 outs, finals = [], []
                 for d, i in enumerate(idx):
@@ -352,7 +374,7 @@ class Recurrent(nn.Module):
         y, s, history = unroll(cell, xp, state, opt)
         return y, (s if history is None else (s, history))
 
-    def _check_teacher(self, teacher: Tensor, T: int, B: int) -> Tensor:
+    def _check_teacher(self, teacher: Tensor, T: int, B: int, like: Tensor) -> Tensor:
         cell = self.cells[0]
         if not cell.supports_teacher_forcing:
             raise ValueError(
@@ -360,40 +382,36 @@ class Recurrent(nn.Module):
             )
         if self.num_layers != 1 or self.bidirectional:
             raise ValueError("teacher forcing needs a single-layer, unidirectional Recurrent")
+        layout = f"(B, T, O) = ({B}, {T}, {cell.output_size})"
+        if not self.batch_first:
+            layout = f"(T, B, O) = ({T}, {B}, {cell.output_size})"
+        if not isinstance(teacher, Tensor):
+            raise ValueError(f"teacher must be a tensor of shape {layout}, got {type(teacher).__name__}")
         t = teacher.transpose(0, 1) if self.batch_first else teacher  # (T, B, O)
         if tuple(t.shape) != (T, B, cell.output_size):
-            raise ValueError(
-                f"teacher must have shape (B, T, O) = ({B}, {T}, {cell.output_size}), got {tuple(teacher.shape)}"
-            )
+            raise ValueError(f"teacher must have shape {layout}, got {tuple(teacher.shape)}")
+        problem = state_mismatch((t,), like, what="teacher")
+        if problem:
+            raise ValueError(problem)
         return t
 
-    # --- interchange with torch.nn --------------------------------------------------------------------------
+    # --- interchange with torch.nn (implemented in unrolled.layers.convert) ---------------------------------
     @classmethod
     def from_torch(cls, module: nn.Module, **kwargs: Any) -> Recurrent:
         """Build a Recurrent from a torch.nn.RNN / LSTM / GRU with the same weights (exact copy)."""
-        from unrolled.layers.convert import from_torch
-
         return from_torch(cls, module, **kwargs)
 
     def to_torch(self) -> nn.Module:
         """The equivalent torch.nn.RNN / LSTM / GRU with the same weights (standard cells only)."""
-        from unrolled.layers.convert import to_torch
-
         return to_torch(self)
 
-    def state_to_torch(self, state: tuple) -> Tensor | tuple[Tensor, Tensor]:
+    def state_to_torch(self, state: tuple) -> Tensor | tuple[Tensor, ...]:
         """Stack a Recurrent state into torch.nn's layout: h_n (L*D, B, H), or (h_n, c_n) for LSTM cells."""
-        if self.extra_delays:
-            raise ValueError("state_to_torch needs a Recurrent without delays: torch.nn has no place for the history")
-        if isinstance(state[0], Tensor):
-            return torch.stack(list(state))
-        return tuple(torch.stack([s[k] for s in state]) for k in range(len(state[0])))
+        return state_to_torch(self, state)
 
     def state_from_torch(self, hx: Tensor | tuple[Tensor, ...]) -> tuple:
         """The inverse of :meth:`state_to_torch`."""
-        if isinstance(hx, Tensor):
-            return tuple(hx.unbind(0))
-        return tuple(zip(*(h.unbind(0) for h in hx)))
+        return state_from_torch(self, hx)
 
 
 def _flatten(state: Any) -> list[Tensor]:

@@ -3,19 +3,22 @@
 The input projection of every step is computed before the loop in one matrix product
 (``cell.project_input`` on the whole (T, B, I) tensor); the loop then iterates the projected steps with
 ``unbind(0)`` (never ``xp[t]``, whose backward materialises a full-size zero gradient per step, see
-shared notes on RNN speed) and calls ``cell.step``. Extra features (variable lengths, delay paths, recurrent
-dropout, zoneout, teacher forcing) each cost only when enabled.
+shared notes on RNN speed) and calls ``cell.step`` (``cell.step_with_dropout`` under recurrent dropout). Extra
+features (variable lengths, delay paths, recurrent dropout, zoneout, teacher forcing) each cost only when enabled,
+and which of them are on is resolved before the loop, not tested at every step.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from unrolled.cells.base import RecurrentCell, State, replace_hidden, state_hidden
+from unrolled.cells.base import RecurrentCell, State, state_hidden
 from unrolled.layers.lengths import time_mask
+from unrolled.layers.regularization import zoneout_masks
 
 
 @dataclass
@@ -26,7 +29,7 @@ class UnrollOptions:
     delays: tuple[int, ...] = ()  # extra delay paths d > 1, each with a matrix in delay_weights
     delay_weights: tuple[Tensor, ...] = ()  # each (G, O)
     history: Tensor | None = None  # (B, max(delays), O): outputs y_{-dmax} .. y_{-1} before this chunk
-    recurrent_mask: Tensor | None = None  # (B, O) variational dropout mask on h entering each step
+    recurrent_mask: Tensor | None = None  # (B, O) variational dropout mask, see RecurrentCell.step_with_dropout
     zoneout: float = 0.0
     training: bool = False
     teacher: Tensor | None = None  # (T, B, O): values fed back in place of y_{t-1} (teacher forcing)
@@ -50,6 +53,16 @@ def unroll_plain(cell: RecurrentCell, xp: Tensor, state: State) -> tuple[Tensor,
     return torch.stack(outs), state  # (T, B, O)
 
 
+def _zoneout_train(masks: tuple[Tensor, ...], old: tuple[Tensor, ...], new: tuple[Tensor, ...]):
+    """Each unit keeps its previous value where its mask (this step's, drawn afresh per step) is True."""
+    return tuple(torch.where(m, o, n) for m, o, n in zip(masks, old, new))
+
+
+def _zoneout_eval(p: float, old: tuple[Tensor, ...], new: tuple[Tensor, ...]):
+    """Evaluation: the expectation of the random update, (1 - p) new + p old."""
+    return tuple(torch.lerp(n, o, p) for o, n in zip(old, new))
+
+
 def unroll(cell: RecurrentCell, xp: Tensor, state: State, opt: UnrollOptions) -> tuple[Tensor, State, Tensor | None]:
     """Run ``cell`` over projected inputs ``xp`` (T, B, G) from ``state``.
 
@@ -60,12 +73,21 @@ def unroll(cell: RecurrentCell, xp: Tensor, state: State, opt: UnrollOptions) ->
     lengths = opt.lengths
     valid = time_mask(lengths, T) if lengths is not None else None  # (T, B)
     first_masked = int(lengths.min()) if lengths is not None else T
-    zone = None
-    if opt.zoneout > 0 and opt.training:
-        from unrolled.layers.regularization import zoneout_masks
+    mask = opt.recurrent_mask
+    step: Callable[[Tensor, State], tuple[Tensor, State]]
+    if mask is None:
+        step = cell.step
+    else:
 
-        zone = zoneout_masks(T, [s.shape for s in _as_tuple(state)], opt.zoneout, xp)
-    p = opt.zoneout
+        def step(x_t: Tensor, s: State) -> tuple[Tensor, State]:
+            return cell.step_with_dropout(x_t, s, mask)
+
+    # zoneout (Krueger et al. 2017): per-step masks in training, the expectation in evaluation, or nothing
+    zone_masks: list[tuple[Tensor, ...]] | None = None
+    zone_eval = opt.zoneout > 0 and not opt.training
+    if opt.zoneout > 0 and opt.training:
+        drawn = zoneout_masks(T, [s.shape for s in _as_tuple(state)], opt.zoneout, xp)  # each (T, *part)
+        zone_masks = list(zip(*(m.unbind(0) for m in drawn)))  # per step, one mask per state part
     outs: list[Tensor] = []
     hist = opt.history
     teacher = opt.teacher.unbind(0) if opt.teacher is not None else None
@@ -76,17 +98,11 @@ def unroll(cell: RecurrentCell, xp: Tensor, state: State, opt: UnrollOptions) ->
         carried = state  # what a finished sequence keeps: its own state, never a teacher-forced value
         if teacher is not None and t > 0:
             state = cell.force(state, teacher[t - 1])
-        s_in = state
-        if opt.recurrent_mask is not None:
-            s_in = replace_hidden(state, state_hidden(state) * opt.recurrent_mask)
-        _, new = cell.step(x_t, s_in)
-        if p > 0:
-            old_parts, new_parts = _as_tuple(state), _as_tuple(new)
-            if zone is not None:
-                new_parts = tuple(torch.where(m[t], o, n) for m, o, n in zip(zone, old_parts, new_parts))
-            else:  # evaluation: the expectation of the random update
-                new_parts = tuple(torch.lerp(n, o, p) for o, n in zip(old_parts, new_parts))
-            new = _like(new, new_parts)
+        _, new = step(x_t, state)
+        if zone_masks is not None:
+            new = _like(new, _zoneout_train(zone_masks[t], _as_tuple(state), _as_tuple(new)))
+        elif zone_eval:
+            new = _like(new, _zoneout_eval(opt.zoneout, _as_tuple(state), _as_tuple(new)))
         if valid is not None and t >= first_masked:
             keep = valid[t].unsqueeze(1)  # (B, 1)
             new = _like(new, tuple(torch.where(keep, n, o) for o, n in zip(_as_tuple(carried), _as_tuple(new))))
