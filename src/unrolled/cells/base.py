@@ -143,12 +143,12 @@ def state_mismatch(parts, like: Tensor, what: str = "state") -> str | None:
     for t in parts:
         if t.device != like.device:
             return f"expected {what} on device {like.device} (the input's), got {t.device}"
-        if t.dtype != like.dtype and not _autocast_enabled(like.device.type):
+        if t.dtype != like.dtype and not autocast_enabled(like.device.type):
             return f"expected {what} of dtype {like.dtype} (the input's), got {t.dtype}"
     return None
 
 
-def _autocast_enabled(device_type: str) -> bool:
+def autocast_enabled(device_type: str) -> bool:
     try:
         return torch.is_autocast_enabled(device_type)
     except RuntimeError:  # a device type autocast does not know (e.g. meta)

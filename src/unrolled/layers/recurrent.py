@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from unrolled.cells.base import RecurrentCell, State, check_positive, state_mismatch
+from unrolled.cells.base import RecurrentCell, State, autocast_enabled, check_positive, state_mismatch
 from unrolled.cells.registry import make_cell
 from unrolled.layers.convert import from_torch, state_from_torch, state_to_torch, to_torch
 from unrolled.layers.fused import STANDARD_CELLS, fusable, run_fused
@@ -235,6 +235,8 @@ class Recurrent(nn.Module):
         cells = list(self.cells[layer * self.num_directions : (layer + 1) * self.num_directions])
         params = (p for c in cells for p in c.parameters())
         needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params))
+        if autocast_enabled(x.device.type):  # the scan path computes in the parameters' dtype only
+            return True
         return not prefer_scan_over_fused(cells, x, batch, needs_grad)
 
     def paths(self, device: torch.device | str = "cpu", grad: bool = True, batch: int = 1) -> list[str]:
@@ -306,6 +308,12 @@ class Recurrent(nn.Module):
             raise ValueError(f"Recurrent expected a 3-D input {layout}, got {shape}")
         if input.shape[-1] != self.input_size:
             raise ValueError(f"Recurrent expected {self.input_size} input features (I), got {input.shape[-1]}")
+        weight = next(self.parameters(), None)
+        if weight is not None and state_mismatch((input,), weight):  # wrong device, or wrong dtype outside autocast
+            raise ValueError(
+                f"Recurrent expected input on {weight.device} with dtype {weight.dtype} (the parameters'), got "
+                f"{input.device} {input.dtype}; move the input or the module (.to)"
+            )
         x = input.transpose(0, 1) if self.batch_first else input  # (T, B, I)
         T, B = x.shape[0], x.shape[1]
         if T == 0:
@@ -354,7 +362,7 @@ class Recurrent(nn.Module):
         if self.recurrent_dropout > 0 and self.training:
             rec_mask = variational_mask(x.shape[1], cell.output_size, self.recurrent_dropout, x)
         plain = history is None and rec_mask is None and teacher is None and self.zoneout == 0
-        if plain and self._scan[i]:
+        if plain and self._scan[i] and not autocast_enabled(x.device.type):  # autocast: the loop, op by op
             y, s = scan(cell, xp, state, lengths)
             if lengths is not None:
                 y = y.masked_fill(~time_mask(lengths, x.shape[0]).unsqueeze(-1), 0.0)  # zero past each end
