@@ -277,3 +277,15 @@ def test_to_dict_scalars():
     np = pytest.importorskip("numpy")
     assert to_dict({"a": (1, np.float64(0.5)), "b": Cell.GRU}) == {"a": [1, 0.5], "b": "gru"}
     assert dataclasses.is_dataclass(RunCfg)
+
+
+def test_saved_config_has_the_normal_permissions(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        save_config({"a": 1}, tmp_path / "c.json")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "c.json").stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["c.json"]

@@ -21,13 +21,15 @@ import json
 import os
 import pathlib
 import sys
-import tempfile
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TypeVar, Union
 
 import yaml
+
+from unrolled._fs import open_temp_file
+from unrolled.errors import UnrolledError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -37,7 +39,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
+class ConfigError(UnrolledError, ValueError):
     """A bad config file, override or value. The message is one line."""
 
 
@@ -364,7 +366,7 @@ def save_config(obj: Any, path: str | os.PathLike[str]) -> pathlib.Path:
             raise
         raise ConfigError(f"cannot save config to {p}: {_one_line(e)} (JSON has no nan/inf)") from None
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    fd, tmp = open_temp_file(p.parent, p.name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)

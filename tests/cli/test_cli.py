@@ -57,6 +57,14 @@ def test_every_command_on_tiny_data(tmp_path, corpus, capsys):
     assert json.loads(out)["model"]["hidden"] == 12
 
 
+# each family gets only the flags it uses (the others are refused, see test_flags_of_another_family_are_refused)
+BASELINE_FLAGS = {
+    "ngram": ["--order", "3", "--sample-length", "0", "--no-progress"],
+    "fixed_window": ["--context", "4", "--epochs", "1", "--sample-length", "0", "--hidden", "12", "--embed", "6"]
+    + ["--batch-size", "4", "--bptt", "12", "--no-progress"],
+}
+
+
 @pytest.mark.parametrize("family", ["ngram", "fixed_window"])
 def test_baselines_train_and_evaluate(tmp_path, corpus, capsys, family):
     run = tmp_path / family
@@ -70,15 +78,7 @@ def test_baselines_train_and_evaluate(tmp_path, corpus, capsys, family):
         str(run),
         "--model",
         family,
-        "--order",
-        "3",
-        "--context",
-        "4",
-        "--epochs",
-        "1",
-        "--sample-length",
-        "0",
-        *SMALL,
+        *BASELINE_FLAGS[family],
     )
     assert code == 0
     code, out, _ = _run(capsys, "evaluate", str(run), "--data", str(corpus))

@@ -80,3 +80,14 @@ def test_type_errors(tmp_path):
         read_lines(tmp_path, skip_empty="yes")
     with pytest.raises(ValueError, match="is a folder; expected a UTF-8 text file"):
         read_utf8_file(tmp_path)
+
+
+def test_read_documents_gives_one_text_per_file_and_joins_to_read_text(tmp_path):
+    from unrolled.data import read_documents
+
+    (tmp_path / "b.txt").write_text("second\r\nfile", encoding="utf-8")
+    (tmp_path / "a.txt").write_text("first", encoding="utf-8")
+    (tmp_path / "c.md").write_text("ignored", encoding="utf-8")
+    assert read_documents(tmp_path) == ["first", "second\nfile"]
+    assert "\n".join(read_documents(tmp_path)) == read_text(tmp_path)
+    assert read_documents(tmp_path / "a.txt") == ["first"]

@@ -309,3 +309,13 @@ def test_decode_config_fields_are_generate_keywords():
     cfg = DecodeConfig(max_new_tokens=6, temperature=0.8, top_k=3, seed=5)
     step = fixed_step(torch.arange(8.0))
     assert generate(step, [0], **dataclasses.asdict(cfg)) == generate(step, [0], 6, temperature=0.8, top_k=3, seed=5)
+
+
+def test_suppressed_ids_are_never_generated_and_eos_cannot_be_suppressed():
+    table = torch.tensor([[0.0, 9.0, 8.0, 1.0]]).expand(4, 4)  # id 1 always best, then 2
+    step = lambda tok, state: (table[tok], state)  # noqa: E731
+    assert generate(step, [0], 5, temperature=0) == [1] * 5
+    assert generate(step, [0], 5, temperature=0, suppress_ids=[1]) == [2] * 5
+    assert set(generate(step, [0], 50, seed=0, suppress_ids=[1, 2])) <= {0, 3}
+    with pytest.raises(ValueError, match="expected eos_id=1 not to be among suppress_ids"):
+        generate(step, [0], 5, eos_id=1, suppress_ids=[1])

@@ -130,3 +130,12 @@ def test_logits_errors():
         TopP(0.5)(torch.zeros(2, 0))
     with pytest.raises(ValueError, match="expected every row of logits to have a finite score"):
         sample(torch.full((1, 3), -math.inf))
+
+
+def test_suppress_masks_the_given_ids_and_ignores_ids_beyond_the_vocabulary():
+    from unrolled.decode import Suppress
+
+    out = Suppress([2, 0, 9])(torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))
+    assert out.tolist() == [[-math.inf, 2.0, -math.inf], [-math.inf, 5.0, -math.inf]]
+    with pytest.raises(ValueError, match="expected suppress ids to be ints >= 0, got -1"):
+        Suppress([-1])

@@ -293,8 +293,8 @@ def test_teacher_of_the_wrong_kind(rec, teacher, match):
 @pytest.mark.parametrize("cell", ["lstm", "gru", "ln_lstm", "jordan"])
 def test_input_of_another_dtype_than_the_parameters(cell):
     rec = Recurrent(cell, I, H)
-    with pytest.raises(ValueError, match=r"^Recurrent expected input on cpu with dtype torch\.float32 \(the parameters'\), "
-                       r"got cpu torch\.float64; move the input or the module \(\.to\)$"):
+    want = r"^Recurrent expected input on cpu with dtype torch\.float32 \(the parameters'\), got cpu torch\.float64; "
+    with pytest.raises(ValueError, match=want + r"move the input or the module \(\.to\)$"):
         rec(torch.randn(B, T, I, dtype=torch.float64))
     with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast mixes dtypes on purpose
         rec(torch.randn(B, T, I))

@@ -253,3 +253,15 @@ def test_usage_errors():
     # n1..n4 = 1, 1, 1, 6: Y = 1/3, D3+ = 3 - 4 * (1/3) * 5 < 0
     with pytest.raises(ValueError, match=r"at order 1: expected positive discounts, got D1, D2, D3\+ = \(0.3333"):
         NGramLM(1, vocab_size=9, modified=True).fit([[0, 1, 1, 2, 2, 2, 3, 3, 3, 3] + [4, 5, 6, 7, 8] * 4])
+
+
+def test_skip_scores_only_the_later_tokens_with_the_earlier_as_context():
+    lm = NGramLM(3, vocab_size=4).fit([[0, 1, 2, 3, 1, 2, 0, 1]])
+    seq = [2, 1, 3, 0]
+    manual = [-math.log(lm.prob(seq[i], seq[:i])) for i in range(1, 4)]
+    total, count = lm.score([seq, seq], skip=1)
+    assert count == 6 and total == pytest.approx(2 * sum(manual), rel=1e-12)
+    assert lm.evaluate(seq, skip=1) == pytest.approx(sum(manual) / 3, rel=1e-12)
+    assert lm.score(seq) == (pytest.approx(sum(manual) - math.log(lm.prob(2, []))), 4)
+    with pytest.raises(ValueError, match="expected skip to be an int >= 0, got -1"):
+        lm.score(seq, skip=-1)

@@ -145,3 +145,15 @@ def test_load_errors_are_one_line_naming_the_file(tmp_path, content, match):
 def test_load_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.json: no such file"):
         Vocabulary.load(tmp_path / "nope.json")
+
+
+def test_saved_vocabulary_has_the_normal_permissions(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        Vocabulary(["a"]).save(tmp_path / "vocab.json")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "vocab.json").stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["vocab.json"]  # no temporary file left

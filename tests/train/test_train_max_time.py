@@ -40,3 +40,16 @@ def test_max_time_stops_checkpoints_and_validates_the_last_step(tmp_path, monkey
 def test_max_time_must_be_positive():
     with pytest.raises(ValueError, match="max_time"):
         TrainConfig(max_time=0)
+
+
+def test_max_time_is_a_budget_per_session(tmp_path, monkeypatch):
+    clock = iter(range(0, 100_000))  # every perf_counter() call advances one "second"
+    monkeypatch.setattr("unrolled.train.trainer.time.perf_counter", lambda: float(next(clock)))
+    cfg = TrainConfig(epochs=500, lr=0.01, max_time=30.0, progress=False, plot=False)
+    torch.manual_seed(0)
+    first = Trainer(nn.Linear(3, 1), _objective, cfg, run_dir=tmp_path).fit(_data(), _data(2))
+    torch.manual_seed(0)
+    second = Trainer(nn.Linear(3, 1), _objective, cfg, run_dir=tmp_path).fit(_data(), _data(2), resume=True)
+    assert first.stopped == second.stopped == "max_time"
+    gained = second.steps - first.steps
+    assert 0.5 * first.steps <= gained <= 2 * first.steps  # another session of the same budget, not zero

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 import os
 import signal
 
@@ -29,6 +30,7 @@ def config(**kwargs):
         progress=False,
         plot=False,
         device="cpu",
+        checkpoint_on_error=False,  # FailAt's errors play a crash that kills the process before it can save
     )
     base.update(kwargs)
     return TrainConfig(**base)
@@ -185,3 +187,39 @@ def test_resume_of_a_finished_run_does_nothing_more(reference, tmp_path):
     # and a longer run continues from the end of the shorter one
     longer = run(tmp_path, config(epochs=4), resume=True, model_seed=99)
     assert longer[2].epochs == 4 and [s for s, _ in longer[1].steps] == list(range(19, 25))
+
+
+def test_an_error_in_a_callback_saves_the_last_completed_step_and_resumes_exactly(reference, tmp_path):
+    *ref, ref_dir = reference()
+    stream = io.StringIO()
+    with pytest.raises(RuntimeError, match="sampling failed"):
+        run(
+            tmp_path,
+            config(checkpoint_on_error=True),
+            callbacks=[FailAt(7, RuntimeError("sampling failed"))],
+            stream=stream,
+        )
+    progress = json.loads((tmp_path / "checkpoint" / "progress.json").read_text())["tree"]
+    assert (progress["step"], progress["epoch"], progress["batch"]) == (7, 1, 1)  # not the step-4/6 checkpoints
+    assert "stopped by an error at epoch 2, batch 1 (step 7); checkpoint saved to" in stream.getvalue()
+    resumed = run(tmp_path, config(checkpoint_on_error=True), resume=True, model_seed=99)
+    assert_resumed_equals_reference(ref, resumed, first_step=7)
+
+
+def test_an_error_inside_a_step_is_abandoned_and_the_previous_step_saved(reference, tmp_path):
+    *ref, ref_dir = reference()
+    calls = {"n": 0}
+
+    def failing(model, batch, state):
+        calls["n"] += 1
+        if calls["n"] == 6:  # the 6th step raises after its dropout draws
+            model(batch[0], state)
+            raise RuntimeError("bad batch")
+        return mse_objective(model, batch, state)
+
+    with pytest.raises(RuntimeError, match="bad batch"):
+        run(tmp_path, config(checkpoint_on_error=True, checkpoint_every=None), objective=failing)
+    progress = json.loads((tmp_path / "checkpoint" / "progress.json").read_text())["tree"]
+    assert progress["step"] == 5
+    resumed = run(tmp_path, config(checkpoint_on_error=True, checkpoint_every=None), resume=True, model_seed=99)
+    assert_resumed_equals_reference(ref, resumed, first_step=5)

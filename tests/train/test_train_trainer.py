@@ -582,3 +582,41 @@ def test_move_to_device_handles_containers_and_dataclasses():
     batch = {"a": (torch.ones(1), [torch.zeros(2)]), "b": FlaggedBatch(torch.ones(1), torch.ones(1), False), "c": 3}
     moved = move_to_device(batch, torch.device("cpu"))
     assert torch.equal(moved["a"][1][0], torch.zeros(2)) and moved["b"].carry is False and moved["c"] == 3
+
+
+def test_move_to_device_lets_a_batch_decide_what_moves():
+    from unrolled.data.padded import PaddedBatch
+    from unrolled.train.batches import move_to_device
+
+    batch = PaddedBatch(torch.tensor([[1, 2], [3, 0]]), torch.tensor([2, 1]), torch.tensor([0, 1]))
+    moved = move_to_device(batch, torch.device("meta"))
+    assert moved.inputs.device.type == "meta"
+    assert moved.lengths.device.type == "cpu" and moved.lengths.tolist() == [2, 1]  # as pack_padded_sequence wants
+    assert moved.indices.device.type == "cpu" and moved.indices.tolist() == [0, 1]
+
+
+def test_resolve_device_and_checkpoint_on_error_is_checked():
+    from unrolled.train import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto") == (torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu"))
+    with pytest.raises(ValueError, match="TrainConfig.checkpoint_on_error: expected true or false, got 1"):
+        TrainConfig(checkpoint_on_error=1)
+
+
+def test_checkpoint_files_have_the_normal_permissions(tmp_path):
+    import os
+
+    from unrolled.train.checkpoint import save_checkpoint
+
+    old = os.umask(0o027)
+    try:
+        folder = save_checkpoint(tmp_path, nn.Linear(2, 2), {"progress": {"step": torch.tensor(3)}})
+    finally:
+        os.umask(old)
+    assert folder.stat().st_mode & 0o777 == 0o750
+    assert {p.name: p.stat().st_mode & 0o777 for p in folder.iterdir()} == {
+        "model.safetensors": 0o640,
+        "progress.json": 0o640,
+        "progress.safetensors": 0o640,
+    }

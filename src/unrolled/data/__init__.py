@@ -1,7 +1,7 @@
 """Corpus readers and mini-batching: contiguous streams for language models, padded buckets for sentences."""
 
 from unrolled.data.padded import BucketedBatches, PaddedBatch, pad_batch
-from unrolled.data.readers import read_lines, read_text, read_utf8_file
+from unrolled.data.readers import read_documents, read_lines, read_text, read_utf8_file
 from unrolled.data.stream import StreamBatches, StreamChunk, batchify
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "StreamChunk",
     "batchify",
     "pad_batch",
+    "read_documents",
     "read_lines",
     "read_text",
     "read_utf8_file",

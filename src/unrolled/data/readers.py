@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["read_lines", "read_text", "read_utf8_file"]
+__all__ = ["read_documents", "read_lines", "read_text", "read_utf8_file"]
 
 _BOM = "\ufeff"
 
@@ -99,6 +99,26 @@ def read_text(path: str | os.PathLike[str]) -> str:
     if not text.strip():
         raise ValueError(f"{p} is empty; expected text")
     return text
+
+
+def read_documents(path: str | os.PathLike[str]) -> list[str]:
+    """The documents of a corpus: ``[text]`` for a file, one text per ``.txt`` file (sorted by name) for a folder.
+
+    ``"\\n".join(read_documents(path)) == read_text(path)``.
+
+    Raises:
+        The errors of :func:`read_text`.
+
+    Example::
+
+        >>> docs = read_documents("data/books/")  # [a.txt, b.txt]  # doctest: +SKIP
+    """
+    p = _as_path(path)
+    text = read_text(p)  # every check, and the joined text's errors name the right file
+    if not p.is_dir():
+        return [text]
+    files = sorted((f for f in p.iterdir() if f.is_file() and f.suffix == ".txt"), key=lambda f: f.name)
+    return [read_utf8_file(f) for f in files]
 
 
 def read_lines(path: str | os.PathLike[str], *, skip_empty: bool = True) -> list[str]:

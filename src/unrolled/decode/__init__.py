@@ -9,6 +9,7 @@ from unrolled.decode.generate import DecodeConfig, generate
 from unrolled.decode.sampling import (
     PROCESSORS,
     STRATEGIES,
+    Suppress,
     Temperature,
     TopK,
     TopP,
@@ -23,6 +24,7 @@ __all__ = [
     "PROCESSORS",
     "STRATEGIES",
     "DecodeConfig",
+    "Suppress",
     "Temperature",
     "TopK",
     "TopP",

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from unrolled.decode.sampling import STRATEGIES, apply_processors, build_processors
+from unrolled.decode.sampling import STRATEGIES, Suppress, apply_processors, build_processors
 
 StepFn = Callable[[Tensor, Any], "tuple[Tensor, Any]"]
 PrimeFn = Callable[[Tensor, Any], "tuple[Tensor, Any]"]
@@ -52,6 +52,7 @@ class DecodeConfig:
         top_k: keep only the k most probable tokens (k >= 1), or ``None``.
         top_p: nucleus mass 0 < p <= 1 (Holtzman et al. 2020), or ``None``.
         eos_id: a sequence stops after emitting this id; later positions hold ``pad_id``.
+        suppress_ids: ids that are never generated (their scores are set to ``-inf`` before the other processors).
         bos_id: start token used when the prompt is empty.
         pad_id: filler after a sequence's ``eos_id``; defaults to ``eos_id``.
         seed: seed of the local ``torch.Generator`` (the global RNG is never touched).
@@ -68,6 +69,7 @@ class DecodeConfig:
     pad_id: int | None = None
     seed: int | None = None
     batch: int = 1
+    suppress_ids: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if not _is_int(self.max_new_tokens) or self.max_new_tokens < 0:
@@ -86,6 +88,13 @@ class DecodeConfig:
                 raise ValueError(f"expected {name} to be None or an int >= 0, got {value!r}")
         if not _is_int(self.batch) or self.batch < 1:
             raise ValueError(f"expected batch to be an int >= 1, got {self.batch!r}")
+        if isinstance(self.suppress_ids, (str, bytes)) or not isinstance(self.suppress_ids, Sequence):
+            raise ValueError(f"expected suppress_ids to be a list of ints >= 0, got {self.suppress_ids!r}")
+        if not all(_is_int(i) and i >= 0 for i in self.suppress_ids):
+            raise ValueError(f"expected suppress_ids to be a list of ints >= 0, got {list(self.suppress_ids)!r}")
+        self.suppress_ids = tuple(self.suppress_ids)
+        if self.eos_id is not None and self.eos_id in self.suppress_ids:
+            raise ValueError(f"expected eos_id={self.eos_id} not to be among suppress_ids (it could never stop)")
 
     @property
     def effective_strategy(self) -> str:
@@ -179,6 +188,7 @@ def generate(
     pad_id: int | None = None,
     prime: PrimeFn | None = None,
     device: torch.device | str | None = None,
+    suppress_ids: Sequence[int] = (),
 ) -> list[int] | Tensor:
     r"""Generate up to ``max_new_tokens`` tokens after a prompt.
 
@@ -199,6 +209,8 @@ def generate(
         temperature: T >= 0; ``0`` means greedy.
         top_k, top_p: optional top-k / nucleus filtering.
         eos_id: id that ends a sequence (it is included in the output).
+        suppress_ids: ids never generated (masked to ``-inf`` before temperature, top-k and top-p), e.g. the
+            padding, start and unknown tokens of a vocabulary.
         seed: seed for a fresh local ``torch.Generator``; mutually exclusive with ``generator``. With neither,
             a nondeterministically seeded local generator is used. The global RNG is never touched.
         generator: a ``torch.Generator`` on the logits' device.
@@ -233,6 +245,7 @@ def generate(
         pad_id=pad_id,
         seed=seed,
         batch=batch,
+        suppress_ids=tuple(suppress_ids) if isinstance(suppress_ids, Sequence) else suppress_ids,
     )
     if seed is not None and generator is not None:
         raise ValueError("expected at most one of seed and generator, got both")
@@ -259,6 +272,8 @@ def generate(
     processors = build_processors(
         temperature=None if cfg.temperature == 0 else cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p
     )
+    if cfg.suppress_ids:
+        processors.insert(0, Suppress(cfg.suppress_ids))
     if generator is None and select is STRATEGIES["sample"]:
         generator = torch.Generator(device=logits.device)
         if cfg.seed is None:

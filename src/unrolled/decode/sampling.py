@@ -149,6 +149,43 @@ class TopP:
         return f"TopP({self.p})"
 
 
+class Suppress:
+    """Never select the given token ids: their scores become ``-inf`` (e.g. a language model's ``<pad>``,
+    ``<bos>`` and ``<unk>``). Applied by the decoder before every other processor.
+
+    Args:
+        ids: token ids to mask, each >= 0; ids >= V are ignored.
+
+    Shape:
+        - Input: (B, V) scores. Output: (B, V).
+
+    Example::
+
+        >>> Suppress([0, 2])(torch.tensor([[1.0, 2.0, 3.0]]))
+        tensor([[-inf, 2., -inf]])
+    """
+
+    def __init__(self, ids: Sequence[int]) -> None:
+        if isinstance(ids, (str, bytes)) or not isinstance(ids, Sequence):
+            raise TypeError(f"expected suppress ids to be a list of ints, got {type(ids).__name__}")
+        for i in ids:
+            if isinstance(i, bool) or not isinstance(i, int) or i < 0:
+                raise ValueError(f"expected suppress ids to be ints >= 0, got {i!r}")
+        self.ids = sorted(set(ids))
+
+    def __call__(self, logits: Tensor) -> Tensor:
+        logits = _check_logits(logits)
+        ids = [i for i in self.ids if i < logits.shape[-1]]
+        if not ids:
+            return logits
+        out = logits.clone()
+        out[..., ids] = -math.inf
+        return out
+
+    def __repr__(self) -> str:
+        return f"Suppress({self.ids})"
+
+
 #: Logit processors by name, in the order :func:`build_processors` applies them.
 PROCESSORS: dict[str, Callable[..., LogitProcessor]] = {
     "temperature": Temperature,

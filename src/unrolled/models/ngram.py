@@ -374,21 +374,34 @@ class NGramLM:
         self._check_fitted()
         return self._estimator.distribution(self._context(context))
 
-    def evaluate(self, data: Any) -> float:
+    def evaluate(self, data: Any, skip: int = 0) -> float:
         """Mean negative log-likelihood in nats per token of one sequence or an iterable of sequences
-        (each scored from the start-of-sequence context). ``exp`` of it is the perplexity."""
+        (each scored from the start-of-sequence context). ``exp`` of it is the perplexity.
+
+        ``skip``: the first ``skip`` tokens of each sequence are context only, not scored (``skip=1`` scores
+        exactly the targets a recurrent model scores when it reads the sequence from its first token)."""
+        total, count = self.score(data, skip)
+        if count == 0:
+            raise ValueError("expected at least one token to evaluate, got none")
+        return total / count
+
+    def score(self, data: Any, skip: int = 0) -> tuple[float, int]:
+        """``(total negative log-likelihood in nats, number of tokens scored)`` over the sequences of ``data``,
+        the first ``skip`` tokens of each being context only (see :meth:`evaluate`)."""
         self._check_fitted()
+        if not _is_int(skip) or skip < 0:
+            raise ValueError(f"expected skip to be an int >= 0, got {skip!r}")
         total, count = 0.0, 0
         for seq in self._sequences(data):
             ids = [self.encode(t) for t in seq]
             ctx = [_BOS] * (self.order - 1) + ids
             for i, w in enumerate(ids):
+                if i < skip:
+                    continue
                 h = tuple(ctx[i : i + self.order - 1])
                 total -= math.log(self._estimator.prob(w, h))
                 count += 1
-        if count == 0:
-            raise ValueError("expected at least one token to evaluate, got none")
-        return total / count
+        return total, count
 
     def perplexity(self, data: Any) -> float:
         """``exp(evaluate(data))``."""

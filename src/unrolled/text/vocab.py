@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from unrolled._fs import open_temp_file
 from unrolled.data.readers import read_utf8_file
 
 __all__ = ["BOS", "EOS", "PAD", "SPECIAL_TOKENS", "UNK", "Vocabulary"]
@@ -241,7 +241,7 @@ class Vocabulary:
         """Write the vocabulary as UTF-8 JSON, atomically (a temporary file, then :func:`os.replace`)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = open_temp_file(path.parent, path.name)
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
                 f.write(self.to_json())

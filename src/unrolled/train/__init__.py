@@ -33,7 +33,7 @@ from unrolled.train.optim import OPTIMIZERS, build_optimizer
 from unrolled.train.penalty import weight_penalty
 from unrolled.train.schedule import SCHEDULES, build_schedule
 from unrolled.train.seed import get_rng_state, seed_everything, set_rng_state
-from unrolled.train.trainer import Trainer, TrainResult
+from unrolled.train.trainer import Trainer, TrainResult, resolve_device
 
 __all__ = [
     "METRICS",
@@ -57,6 +57,7 @@ __all__ = [
     "load_model_weights",
     "map_state",
     "metric_value",
+    "resolve_device",
     "save_checkpoint",
     "save_model_weights",
     "seed_everything",

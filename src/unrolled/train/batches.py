@@ -70,11 +70,15 @@ def batch_carries_state(batch: Any) -> bool:
 def move_to_device(batch: Any, device: torch.device) -> Any:
     """Move the tensors of a batch to ``device``.
 
-    Handles tensors, objects with a ``to(device)`` method, dataclasses (field by field), and tuples / named tuples
-    / lists / dicts of these; anything else is returned unchanged. CPU-to-CUDA copies are non-blocking.
+    Handles tensors, objects with a ``to(device)`` method (which decide what moves: e.g.
+    :class:`~unrolled.data.PaddedBatch` keeps its ``lengths`` and ``indices`` on the CPU, where
+    ``pack_padded_sequence`` wants them), dataclasses without one (field by field), and tuples / named tuples
+    / lists / dicts of these; anything else is returned unchanged. CPU-to-CUDA copies of tensors are non-blocking.
     """
     if isinstance(batch, torch.Tensor):
         return batch.to(device, non_blocking=True)
+    if not isinstance(batch, type) and callable(getattr(batch, "to", None)):
+        return batch.to(device)
     if isinstance(batch, tuple):
         items = [move_to_device(item, device) for item in batch]
         return type(batch)(*items) if hasattr(batch, "_fields") else tuple(items)
@@ -85,6 +89,4 @@ def move_to_device(batch: Any, device: torch.device) -> Any:
     if dataclasses.is_dataclass(batch) and not isinstance(batch, type):
         changes = {f.name: move_to_device(getattr(batch, f.name), device) for f in dataclasses.fields(batch) if f.init}
         return dataclasses.replace(batch, **changes)
-    if hasattr(batch, "to") and callable(batch.to):
-        return batch.to(device)
     return batch

@@ -37,16 +37,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
+from unrolled._fs import make_temp_dir
 from unrolled.train.errors import CheckpointError
 from unrolled.train.serialize import flatten_tree, unflatten_tree
 
@@ -59,6 +59,7 @@ __all__ = [
     "read_json",
     "save_checkpoint",
     "save_model_weights",
+    "save_safetensors",
     "write_json",
 ]
 
@@ -81,6 +82,12 @@ def _fsync(path: Path) -> None:
 def _replace_file(tmp: Path, path: Path) -> None:
     _fsync(tmp)
     os.replace(tmp, path)
+
+
+def save_safetensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    """Write ``tensors`` as a safetensors file with the normal file permissions (``safetensors.torch.save_file``
+    creates its files readable by their owner only)."""
+    Path(path).write_bytes(safetensors_bytes(tensors, metadata=metadata))
 
 
 def write_json(path: str | os.PathLike, data: Any) -> None:
@@ -152,7 +159,7 @@ def save_model_weights(model: nn.Module, path: str | os.PathLike) -> None:
         storages.add(stored_ptr)
         tensors[name] = stored
     tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"format": "pt", _ALIASES_KEY: json.dumps(aliases)})
+    save_safetensors(tmp, tensors, {"format": "pt", _ALIASES_KEY: json.dumps(aliases)})
     _replace_file(tmp, path)
 
 
@@ -206,7 +213,7 @@ def find_checkpoint(run_dir: str | os.PathLike) -> Path | None:
 def _write_part(folder: Path, name: str, value: Any) -> None:
     spec, tensors = flatten_tree(value, prefix=f"{name}.")
     if tensors:
-        save_file(tensors, str(folder / f"{name}.safetensors"), metadata={"format": "pt"})
+        save_safetensors(folder / f"{name}.safetensors", tensors, {"format": "pt"})
     (folder / f"{name}.json").write_text(
         json.dumps({"format": _FORMAT, "tensors": bool(tensors), "tree": spec}) + "\n", encoding="utf-8"
     )
@@ -238,7 +245,7 @@ def save_checkpoint(run_dir: str | os.PathLike, model: nn.Module, parts: Mapping
     run_dir.mkdir(parents=True, exist_ok=True)
     for stale in run_dir.glob(_TMP_PREFIX + "*"):  # left by a crash during an earlier save
         shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=run_dir))
+    tmp = make_temp_dir(run_dir, _TMP_PREFIX)
     try:
         save_model_weights(model, tmp / WEIGHTS_FILE)
         for name, value in parts.items():

@@ -65,9 +65,10 @@ class TrainConfig:
     Args:
         epochs: passes over the training data.
         max_steps: stop after this many optimizer steps in total (``None``: no limit).
-        max_time: stop after this many seconds of training in total, resumed sessions included (``None``: no
-            limit). The run is checkpointed and, when it has validation data, validated once more so that its best
-            weights account for the last step (that extra pass does not feed the schedule or early stopping).
+        max_time: stop after this many seconds of training in this session, i.e. this call of ``fit`` (``None``: no
+            limit); a run stopped by it and resumed trains for another ``max_time`` seconds. The run is checkpointed
+            and, when it has validation data, validated once more so that its best weights account for the last step
+            (that extra pass does not feed the schedule or early stopping).
         lr: initial learning rate.
         optimizer: ``sgd``, ``adam``, ``adamw``, ``adagrad`` or ``rmsprop`` (see :mod:`unrolled.train.optim`).
         momentum: momentum of ``sgd`` / ``rmsprop``.
@@ -96,12 +97,16 @@ class TrainConfig:
         eval_every: ``"epoch"`` to validate at each epoch end, or a number of steps.
         checkpoint_every: also checkpoint every this many steps (a checkpoint is always written at each epoch end
             and when training stops).
+        checkpoint_on_error: when an unexpected exception (a failing callback, a bug in an objective) stops
+            training, first checkpoint the last completed step, then re-raise. A diverged run
+            (:class:`~unrolled.train.errors.TrainingDiverged`) never overwrites its last good checkpoint.
         metric: ``loss``, ``ppl`` or ``bpc``: shown next to the loss (see :mod:`unrolled.train.metrics`).
         metrics_format: ``csv`` or ``jsonl`` for ``run_dir/metrics.*``.
         tensorboard: also log scalars with ``torch.utils.tensorboard`` to ``run_dir/tensorboard``.
         plot: write the loss curve ``run_dir/loss.png`` at each epoch end.
         progress: show a tqdm progress bar.
-        device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (CUDA when available).
+        device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (CUDA when available); the device it resolved to is
+            saved as ``runtime.device`` in the run's ``config.json``.
     """
 
     epochs: int = 10
@@ -129,6 +134,7 @@ class TrainConfig:
     log_every: int = 50
     eval_every: int | str = "epoch"
     checkpoint_every: int | None = None
+    checkpoint_on_error: bool = True
     metric: str = "loss"
     metrics_format: str = "csv"
     tensorboard: bool = False
@@ -181,7 +187,7 @@ class TrainConfig:
             _check_int("checkpoint_every", self.checkpoint_every, 1)
         _check_choice("metric", self.metric, METRICS)
         _check_choice("metrics_format", self.metrics_format, METRICS_FORMATS)
-        for name in ("tensorboard", "plot", "progress"):
+        for name in ("checkpoint_on_error", "tensorboard", "plot", "progress"):
             _check_bool(name, getattr(self, name))
         if not isinstance(self.device, str) or not _DEVICE.match(self.device):
             raise ValueError(f"TrainConfig.device: expected cpu, cuda, cuda:N or auto, got {self.device!r}")

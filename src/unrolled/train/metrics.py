@@ -15,20 +15,28 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-__all__ = ["METRICS", "metric_value"]
+__all__ = ["METRICS", "bits", "metric_value", "perplexity"]
+
+LN2 = math.log(2.0)
 
 
-def _perplexity(loss: float) -> float:
+def perplexity(loss: float) -> float:
+    """:math:`\\exp(\\bar\\ell)`, ``inf`` when it overflows a float (a huge but finite loss)."""
     try:
         return math.exp(loss)
     except OverflowError:
         return math.inf
 
 
+def bits(loss: float) -> float:
+    """:math:`\\bar\\ell / \\ln 2`: nats to bits (bits per character for a character-level loss)."""
+    return loss / LN2
+
+
 METRICS: dict[str, Callable[[float], float]] = {
     "loss": lambda loss: loss,
-    "ppl": _perplexity,
-    "bpc": lambda loss: loss / math.log(2.0),
+    "ppl": perplexity,
+    "bpc": bits,
 }
 
 

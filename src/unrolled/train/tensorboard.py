@@ -17,7 +17,20 @@ import math
 import os
 from typing import Any
 
-__all__ = ["TensorBoardLogger"]
+__all__ = ["TensorBoardLogger", "check_tensorboard"]
+
+_MISSING = (
+    "TrainConfig.tensorboard=True needs the tensorboard package: pip install tensorboard "
+    "(or pip install 'unrolled[tensorboard]'), or set tensorboard=False"
+)
+
+
+def check_tensorboard() -> None:
+    """Raise a one-line ``ImportError`` unless ``torch.utils.tensorboard`` can be imported."""
+    try:
+        import torch.utils.tensorboard  # noqa: F401
+    except ImportError:
+        raise ImportError(_MISSING) from None
 
 _SCALARS = ("loss", "lr", "grad_norm", "tokens_per_s")
 
@@ -31,13 +44,9 @@ class TensorBoardLogger:
     """
 
     def __init__(self, log_dir: str | os.PathLike, metric: str) -> None:
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            raise ImportError(
-                "TrainConfig.tensorboard=True needs the tensorboard package: pip install tensorboard "
-                "(or pip install 'unrolled[tensorboard]'), or set tensorboard=False"
-            ) from None
+        check_tensorboard()
+        from torch.utils.tensorboard import SummaryWriter
+
         self.metric = metric
         self.writer = SummaryWriter(log_dir=str(log_dir))
 

@@ -24,7 +24,12 @@ How training ends (``TrainResult.stopped``): ``completed`` (all epochs), ``max_s
 ``interrupted`` or ``requested`` (a callback called :meth:`Trainer.request_stop`). A NaN or infinite loss (or
 gradient norm when ``clip_norm`` is set) raises :class:`~unrolled.train.errors.TrainingDiverged` (one line: the
 step, epoch and batch, and where the last good checkpoint is) before the parameters are updated; that checkpoint is
-left as it was. Other exceptions propagate without writing a checkpoint.
+left as it was. Any other exception (a failing callback, a bug in an objective) first writes a checkpoint at the last
+completed step (``checkpoint_on_error``, on by default; single-process runs with a ``run_dir``; a step that raised is
+abandoned, its random draws undone), then propagates, so the work done so far is not lost.
+
+``max_time`` is a budget per call of :meth:`fit` (per session): a run stopped by it and resumed trains for another
+``max_time`` seconds. The ``time`` column of the metrics file still counts the run's total training time.
 
 Ctrl-C: while ``fit`` runs in the main thread, the first SIGINT lets the current step finish, then a checkpoint is
 written at that position, one line says where it is and how to resume, and ``fit`` returns with
@@ -87,9 +92,9 @@ from unrolled.train.plot import plot_loss_curves
 from unrolled.train.progress import ProgressBar, format_postfix
 from unrolled.train.schedule import build_schedule
 from unrolled.train.seed import RNGState, get_rng_state, seed_everything, set_rng_state
-from unrolled.train.tensorboard import TensorBoardLogger
+from unrolled.train.tensorboard import TensorBoardLogger, check_tensorboard
 
-__all__ = ["TrainResult", "Trainer"]
+__all__ = ["TrainResult", "Trainer", "resolve_device"]
 
 _PARTS = ("optimizer", "scheduler", "rng", "state", "progress")
 _BAR_REFRESH_S = 0.5
@@ -170,6 +175,23 @@ def _rng_from_tree(tree: dict[str, Any]) -> RNGState:
         numpy=tuple(tree["numpy"]),
         python=(python[0], tuple(python[1]), python[2]),
     )
+
+
+def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
+    """The device ``TrainConfig.device`` names on this machine: ``auto`` is CUDA when available, else the CPU;
+    plain ``cuda`` under distributed training is ``cuda:local_rank``. Raises a one-line ``ValueError`` for CUDA
+    on a machine without it."""
+    requested = name
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"TrainConfig.device={requested!r} but CUDA is not available; use device='cpu' or 'auto'")
+        if name == "cuda" and local_rank is not None:
+            name = f"cuda:{local_rank}"
+        device = torch.device(name)
+        return torch.device("cuda", torch.cuda.current_device() if device.index is None else device.index)
+    return torch.device(name)
 
 
 class Trainer:
@@ -327,19 +349,7 @@ class Trainer:
         self.close()
 
     def _resolve_device(self) -> torch.device:
-        name = self.config.device
-        if name == "auto":
-            name = "cuda" if torch.cuda.is_available() else "cpu"
-        if name.startswith("cuda"):
-            if not torch.cuda.is_available():
-                raise ValueError(
-                    f"TrainConfig.device={self.config.device!r} but CUDA is not available; use device='cpu' or 'auto'"
-                )
-            if name == "cuda" and self.dist is not None:
-                name = f"cuda:{self.dist.local_rank}"
-            device = torch.device(name)
-            return torch.device("cuda", torch.cuda.current_device() if device.index is None else device.index)
-        return torch.device(name)
+        return resolve_device(self.config.device, None if self.dist is None else self.dist.local_rank)
 
     def _emit(self, hook: str, *args: Any) -> None:
         for callback in self.callbacks:
@@ -466,6 +476,26 @@ class Trainer:
                 self._checkpoint_path = self.run_dir / "checkpoint"
         self._saved_at = (p.epoch, p.batch, p.step)
 
+    def _save_after_error(self) -> None:
+        """An unexpected exception stopped ``fit``: checkpoint the last completed step (then the caller re-raises).
+        A step that raised is abandoned (its torch random draws undone); under distributed training nothing is
+        written, since the other ranks may be inside a collective."""
+        if self._step_snapshot is not None:
+            set_rng_state(self._step_snapshot)
+            self._step_snapshot = None
+        if self.run_dir is None or self.dist is not None or (self._progress.step == 0 and not self._resumed):
+            return
+        try:
+            self._checkpoint()
+        except Exception as err:  # never hide the original error behind one from saving
+            self.print(f"could not save a checkpoint after the error: {type(err).__name__}: {err}")
+            return
+        p = self._progress
+        self.print(
+            f"stopped by an error at epoch {p.epoch + 1}, batch {p.batch} (step {p.step}); checkpoint saved to "
+            f"{self._checkpoint_path}; resume with {self.resume_hint}"
+        )
+
     def _save_best(self, loss: float) -> None:
         if self.run_dir is None or not self.is_main:
             return
@@ -486,7 +516,12 @@ class Trainer:
             self._bar_t0 += pause
 
     def _elapsed(self) -> float:
-        return self._elapsed_base + (time.perf_counter() - self._fit_t0)
+        """Seconds of training of the whole run, resumed sessions included."""
+        return self._elapsed_base + self._session_elapsed()
+
+    def _session_elapsed(self) -> float:
+        """Seconds since this call of :meth:`fit` started (what ``max_time`` limits)."""
+        return time.perf_counter() - self._fit_t0
 
     def _write_row(self, row: dict[str, Any]) -> None:
         self._progress.metrics_rows += 1
@@ -512,6 +547,8 @@ class Trainer:
         cfg = self.config
         if self.run_dir is None or not self.is_main:
             return
+        if cfg.tensorboard:
+            check_tensorboard()  # before anything is written: a missing package is a one-line ImportError
         write_json(self.run_dir / "config.json", {"train": cfg.to_dict(), **self.extra_config})
         keep = self._progress.metrics_rows if self._resumed else None
         self._metrics_file = MetricsFile(self.run_dir / f"metrics.{cfg.metrics_format}", cfg.metrics_format, keep)
@@ -581,6 +618,12 @@ class Trainer:
                 if self.dist is not None:  # other ranks may be inside a collective: do not wait for them
                     self.print(f"interrupted at step {p.step}; not saved (distributed run stopped mid-step)")
                     raise
+            except TrainingDiverged:
+                raise  # its last good checkpoint is left as it was
+            except Exception:
+                if cfg.checkpoint_on_error:
+                    self._save_after_error()
+                raise
             if self._timed_out() and valid_data is not None and p.last_valid_step != p.step:
                 with self._not_training():
                     self._validate_once(valid_data, valid_reduce, final=True)
@@ -745,7 +788,7 @@ class Trainer:
             self._validate(valid_data, valid_reduce)
         if cfg.checkpoint_every is not None and p.step % cfg.checkpoint_every == 0:
             self._checkpoint()
-        if cfg.max_time is not None and self._stop_reason is None and self._elapsed() >= cfg.max_time:
+        if cfg.max_time is not None and self._stop_reason is None and self._session_elapsed() >= cfg.max_time:
             self.request_stop("max_time")
 
     def _global_loss(self, result: StepResult) -> tuple[float, int, str | None]:
@@ -808,7 +851,7 @@ class Trainer:
         return (
             cfg.max_time is not None
             and self._stop_reason in ("max_time", "requested")
-            and (self._elapsed() >= cfg.max_time)
+            and (self._session_elapsed() >= cfg.max_time)
         )
 
     def _validate_once(self, valid_data: Iterable[Any], reduce: bool, final: bool = False) -> None:

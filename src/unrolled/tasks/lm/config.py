@@ -1,16 +1,27 @@
-"""The configuration of a language-modeling run: data, model, training, sampling (typed, checked when built)."""
+"""The configuration of a language-modeling run: data, model, training, sampling (typed, checked when built).
+
+Names are checked against the registries that resolve them: ``data.tokenizer`` (:data:`~unrolled.text.TOKENIZERS`),
+``data.eos`` (:data:`~unrolled.tasks.lm.codec.EOS_MODES`), ``model.family`` (:data:`FAMILIES`), ``model.cell``
+(the cell registry), ``model.smoothing`` (:data:`~unrolled.models.ngram.SMOOTHINGS`).
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from unrolled.cells.registry import CELLS
+from unrolled.config_io import ConfigError, from_dict, to_dict
+from unrolled.models.ngram import SMOOTHINGS
+from unrolled.tasks.lm.codec import DEFAULT_EOS, EOS_MODES, TOKEN_UNITS
+from unrolled.tasks.lm.families import FAMILIES
+from unrolled.text.tokenize import TOKENIZERS
+from unrolled.text.vocab import SPECIAL_TOKENS
 from unrolled.train.config import TrainConfig
 
-TOKENIZER_NAMES = ("char", "word")
-FAMILIES = ("rnn", "fixed_window", "ngram")
-SMOOTHINGS = ("kneser_ney", "add_k")
+#: ``data.stop_words`` value that selects the built-in English list (any other value is a file of words)
+BUILTIN_STOP_WORDS = "english"
 
 
 def _positive(section: str, name: str, value: Any) -> None:
@@ -18,17 +29,30 @@ def _positive(section: str, name: str, value: Any) -> None:
         raise ValueError(f"{section}.{name} must be a positive integer, got {value!r}")
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 @dataclass
 class LMDataConfig:
-    """Where the text comes from and how it is cut into training batches.
+    """Where the text comes from, how it is normalised and tokenized, and how it is cut into training batches.
 
     Args:
         path: a UTF-8 text file or a folder of ``.txt`` files; ``None`` trains on the built-in corpus (the source
             of some of Python's standard-library modules).
         tokenizer: ``char`` or ``word``. lowercase: lower-case the text first.
-        min_freq / max_vocab: vocabulary limits (rarer tokens become ``<unk>``).
+        strip_punctuation, strip_numbers, strip_special: remove punctuation, digits, or symbols and control
+            characters before tokenizing (see :class:`~unrolled.text.Normalizer`).
+        stop_words: drop stop words (word tokenizer only): ``"english"`` for the built-in list, or the path of a
+            file with one word per line; the list is copied into the run folder and applied again when generating
+            and evaluating. ``None``: keep every word.
+        eos: where ``<eos>`` goes: ``none``, ``line`` or ``document`` (see ``EOS_MODES``); default ``line`` for
+            words, ``none`` for characters.
+        min_freq / max_vocab: vocabulary limits (rarer tokens become ``<unk>``); ``max_vocab`` counts the 4 special
+            tokens.
         valid_fraction: the last fraction of the token stream held out for validation.
-        batch_size: B rows of the contiguous stream. bptt: k1, steps per chunk (truncated BPTT).
+        batch_size: B rows of the contiguous stream. bptt: k1, steps per chunk (truncated BPTT); ``0`` is full
+            BPTT: each row is one chunk, back-propagated from its end to its start.
         k2: steps back-propagated per update (Williams & Peng 1990); ``None`` means k2 = k1 = bptt.
         eval_batch_size: rows of the validation stream.
     """
@@ -36,6 +60,11 @@ class LMDataConfig:
     path: str | None = None
     tokenizer: str = "char"
     lowercase: bool = False
+    strip_punctuation: bool = False
+    strip_numbers: bool = False
+    strip_special: bool = False
+    stop_words: str | None = None
+    eos: str | None = None
     min_freq: int = 1
     max_vocab: int | None = None
     valid_fraction: float = 0.1
@@ -45,29 +74,49 @@ class LMDataConfig:
     eval_batch_size: int = 16
 
     def __post_init__(self) -> None:
-        if self.tokenizer not in TOKENIZER_NAMES:
-            raise ValueError(f"data.tokenizer must be one of {TOKENIZER_NAMES}, got {self.tokenizer!r}")
-        for name in ("min_freq", "batch_size", "bptt", "eval_batch_size"):
+        if self.tokenizer not in TOKENIZERS:
+            raise ValueError(f"data.tokenizer must be one of {', '.join(TOKENIZERS)}, got {self.tokenizer!r}")
+        if self.eos is None:
+            self.eos = DEFAULT_EOS[self.tokenizer]
+        if self.eos not in EOS_MODES:
+            raise ValueError(f"data.eos must be one of {', '.join(EOS_MODES)}, got {self.eos!r}")
+        if self.stop_words is not None:
+            if not isinstance(self.stop_words, str) or not self.stop_words:
+                raise ValueError(f"data.stop_words must be 'english' or a file path, got {self.stop_words!r}")
+            if self.tokenizer != "word":
+                raise ValueError("data.stop_words needs data.tokenizer = 'word' (characters have no stop words)")
+        for name in ("min_freq", "batch_size", "eval_batch_size"):
             _positive("data", name, getattr(self, name))
-        if self.max_vocab is not None:
-            _positive("data", "max_vocab", self.max_vocab)
-        if self.k2 is not None and (not isinstance(self.k2, int) or self.k2 < self.bptt):
-            raise ValueError(f"data.k2 must be an integer >= data.bptt = {self.bptt}, got {self.k2!r}")
-        if not 0.0 < self.valid_fraction < 0.5:
+        if not isinstance(self.bptt, int) or isinstance(self.bptt, bool) or self.bptt < 0:
+            raise ValueError(f"data.bptt must be an integer >= 0 (0: full BPTT over each row), got {self.bptt!r}")
+        n_special = len(SPECIAL_TOKENS)
+        if self.max_vocab is not None and (
+            not isinstance(self.max_vocab, int) or isinstance(self.max_vocab, bool) or self.max_vocab <= n_special
+        ):
+            raise ValueError(
+                f"data.max_vocab must be an integer >= {n_special + 1} (it counts the {n_special} special tokens), "
+                f"got {self.max_vocab!r}"
+            )
+        if self.k2 is not None:
+            if self.bptt == 0:
+                raise ValueError("data.k2 must be null with data.bptt = 0 (full BPTT has no truncation)")
+            if not isinstance(self.k2, int) or isinstance(self.k2, bool) or self.k2 < self.bptt:
+                raise ValueError(f"data.k2 must be an integer >= data.bptt = {self.bptt}, got {self.k2!r}")
+        if not _number(self.valid_fraction) or not 0.0 < self.valid_fraction < 0.5:
             raise ValueError(f"data.valid_fraction must be in (0, 0.5), got {self.valid_fraction!r}")
 
 
 @dataclass
 class LMModelConfig:
     """Which model: ``family`` picks the recurrent LM or one of the two baselines; the other fields apply to the
-    family that uses them.
+    family that uses them (``FAMILIES[family].keys``).
 
     Args:
         family: ``rnn`` (:class:`~unrolled.models.RNNLanguageModel`), ``fixed_window`` (Bengio et al. 2003) or
             ``ngram`` (Kneser-Ney or add-k smoothed counts).
         cell, embed_dim, hidden, layers, dropout, tie_weights, recurrent_dropout, zoneout, residual, cell_options:
             the recurrent model (see :class:`~unrolled.models.RNNLMConfig`); ``embed_dim``, ``hidden`` and
-            ``dropout`` also size the fixed-window model.
+            ``dropout`` also size the fixed-window model. ``cell_options`` are checked by building the layers once.
         context: n - 1 tokens of context for the fixed-window model. direct: its direct input-output connections.
         order: n of the n-gram model. smoothing: ``kneser_ney`` or ``add_k``. add_k: k of add-k smoothing.
         discount: the Kneser-Ney discount.
@@ -93,31 +142,35 @@ class LMModelConfig:
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
-            raise ValueError(f"model.family must be one of {FAMILIES}, got {self.family!r}")
+            raise ValueError(f"model.family must be one of {', '.join(FAMILIES)}, got {self.family!r}")
         if self.cell not in CELLS:
             raise ValueError(f"model.cell must be one of {sorted(CELLS)}, got {self.cell!r}")
         if self.smoothing not in SMOOTHINGS:
-            raise ValueError(f"model.smoothing must be one of {SMOOTHINGS}, got {self.smoothing!r}")
+            raise ValueError(f"model.smoothing must be one of {', '.join(SMOOTHINGS)}, got {self.smoothing!r}")
         for name in ("embed_dim", "hidden", "layers", "context", "order"):
             _positive("model", name, getattr(self, name))
         for name in ("dropout", "recurrent_dropout", "zoneout"):
             v = getattr(self, name)
-            if not 0.0 <= v < 1.0:
+            if not _number(v) or not 0.0 <= v < 1.0:
                 raise ValueError(f"model.{name} must be in [0, 1), got {v!r}")
-        if self.add_k <= 0:
+        if not _number(self.add_k) or not 0 < self.add_k < math.inf:
             raise ValueError(f"model.add_k must be > 0, got {self.add_k!r}")
-        if not 0.0 < self.discount < 1.0:
+        if not _number(self.discount) or not 0.0 < self.discount < 1.0:
             raise ValueError(f"model.discount must be in (0, 1), got {self.discount!r}")
+        check = FAMILIES[self.family].check
+        if check is not None:
+            check(self)
 
 
 @dataclass
 class LMSampleConfig:
-    """Samples printed while training (``every`` steps, and at each epoch end) and the defaults of generation.
+    """Samples printed while training (``every`` steps, and after each validation) and the defaults of generation.
 
     Args:
-        every: print a sample every this many optimizer steps (0: only at epoch ends).
-        length: tokens per sample. temperature, top_k, top_p: sampling settings. prime: text to start from
-            (empty: a newline, or the most frequent token). seed: sampling seed.
+        every: print a sample every this many optimizer steps (0: only after validations).
+        length: tokens per sample. temperature (>= 0, 0 = greedy), top_k (>= 1), top_p (in (0, 1]): sampling
+            settings. prime: text to start from (empty: the start of a line). seed: sampling seed.
+        stop_at_eos: end a generated piece at its first ``<eos>`` (a newline for runs without ``<eos>``).
     """
 
     every: int = 0
@@ -127,25 +180,43 @@ class LMSampleConfig:
     top_p: float | None = None
     prime: str = ""
     seed: int = 0
+    stop_at_eos: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.every, int) or self.every < 0:
+        if not isinstance(self.every, int) or isinstance(self.every, bool) or self.every < 0:
             raise ValueError(f"sample.every must be an integer >= 0, got {self.every!r}")
-        if not isinstance(self.length, int) or self.length < 0:
+        if not isinstance(self.length, int) or isinstance(self.length, bool) or self.length < 0:
             raise ValueError(f"sample.length must be an integer >= 0, got {self.length!r}")
-        if self.temperature < 0:
-            raise ValueError(f"sample.temperature must be >= 0, got {self.temperature!r}")
+        if not _number(self.temperature) or not 0 <= self.temperature < math.inf:
+            raise ValueError(f"sample.temperature must be a finite number >= 0 (0: greedy), got {self.temperature!r}")
+        top_k = self.top_k
+        if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1):
+            raise ValueError(f"sample.top_k must be null or an integer >= 1, got {self.top_k!r}")
+        if self.top_p is not None and (not _number(self.top_p) or not 0 < self.top_p <= 1):
+            raise ValueError(f"sample.top_p must be null or a number in (0, 1], got {self.top_p!r}")
+        if not isinstance(self.prime, str):
+            raise ValueError(f"sample.prime must be a string, got {self.prime!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise ValueError(f"sample.seed must be an integer, got {self.seed!r}")
+        if not isinstance(self.stop_at_eos, bool):
+            raise ValueError(f"sample.stop_at_eos must be true or false, got {self.stop_at_eos!r}")
 
 
-def default_train_config() -> TrainConfig:
-    """Training defaults of the main job: Adam, clipping, perplexity shown as bits per character."""
+def default_metric(tokenizer: str) -> str:
+    """The metric shown while training: bits per character for characters, perplexity for words."""
+    unit = TOKEN_UNITS.get(tokenizer)
+    return unit.metric if unit is not None else "loss"
+
+
+def default_train_config(tokenizer: str = "char") -> TrainConfig:
+    """Training defaults of the main job: Adam, clipping, divide-on-plateau; the metric follows the tokenizer."""
     return TrainConfig(
         epochs=3,
         lr=2e-3,
         optimizer="adam",
         clip_norm=1.0,
         carry_state=True,
-        metric="bpc",
+        metric=default_metric(tokenizer),
         log_every=20,
         schedule="plateau",
         lr_decay=2.0,
@@ -160,3 +231,35 @@ class LMRunConfig:
     model: LMModelConfig = field(default_factory=LMModelConfig)
     train: TrainConfig = field(default_factory=default_train_config)
     sample: LMSampleConfig = field(default_factory=LMSampleConfig)
+
+
+#: sections of an LM config; each must be a table in a config file or a --set
+SECTIONS = ("data", "model", "train", "sample")
+
+#: (section, key) pairs whose default depends on ``data.tokenizer``: left out of :func:`default_raw_config` and
+#: resolved by :func:`build_run_config`
+TOKENIZER_DEPENDENT = (("data", "eos"), ("train", "metric"))
+
+
+def default_raw_config() -> dict[str, dict[str, Any]]:
+    """The defaults as a dict of sections, without the keys whose default depends on the tokenizer."""
+    raw = to_dict(LMRunConfig())
+    for section, key in TOKENIZER_DEPENDENT:
+        del raw[section][key]
+    return raw
+
+
+def build_run_config(raw: dict[str, Any]) -> LMRunConfig:
+    """The typed, checked config of a dict of sections, with the tokenizer-dependent defaults resolved once."""
+    for name in SECTIONS:
+        if name in raw and not isinstance(raw[name], dict):
+            value = raw[name]
+            raise ConfigError(
+                f"config section '{name}' must be a table of settings (e.g. [{name}] in TOML, or --set "
+                f"{name}.KEY=VALUE), got {type(value).__name__} {value!r}"
+            )
+    train = raw.get("train")
+    if isinstance(train, dict) and "metric" not in train:
+        tokenizer = (raw.get("data") or {}).get("tokenizer", "char")
+        raw = {**raw, "train": {**train, "metric": default_metric(tokenizer) if isinstance(tokenizer, str) else "loss"}}
+    return from_dict(LMRunConfig, raw)

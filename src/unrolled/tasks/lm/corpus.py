@@ -4,47 +4,23 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from unrolled.data.builtin_corpus import python_stdlib_corpus
-from unrolled.data.readers import read_text
-from unrolled.tasks.lm.config import LMDataConfig
-from unrolled.text.normalize import Normalizer
-from unrolled.text.tokenize import get_tokenizer
+from unrolled.data.readers import read_documents
+from unrolled.tasks.lm.codec import TOKENIZER_OPTIONS, TextCodec
+from unrolled.tasks.lm.config import BUILTIN_STOP_WORDS, LMDataConfig
+from unrolled.text.stopwords import StopWords
 from unrolled.text.vocab import Vocabulary
 
-#: tokenizer options per tokenizer name: word-level LMs keep line breaks so generated text keeps its lines
-TOKENIZER_OPTIONS: dict[str, dict[str, Any]] = {"char": {}, "word": {"keep_newlines": True}}
+__all__ = ["TOKENIZER_OPTIONS", "PreparedCorpus", "TextCodec", "load_corpus_text", "make_codec", "prepare_corpus"]
 
-
-@dataclass
-class TextCodec:
-    """Text <-> ids for one run: normaliser, tokenizer and vocabulary, rebuilt identically from a run folder."""
-
-    tokenizer_name: str
-    lowercase: bool
-    vocab: Vocabulary
-
-    def __post_init__(self) -> None:
-        self.tokenizer = get_tokenizer(self.tokenizer_name, **TOKENIZER_OPTIONS[self.tokenizer_name])
-        self.normalizer = Normalizer(lowercase=self.lowercase)
-
-    def tokens(self, text: str) -> list[str]:
-        return self.tokenizer.tokenize(self.normalizer(text))
-
-    def encode(self, text: str) -> Tensor:
-        return torch.tensor(self.vocab.encode(self.tokens(text)), dtype=torch.long)
-
-    def decode(self, ids: list[int] | Tensor) -> str:
-        ids = ids.tolist() if isinstance(ids, Tensor) else list(ids)
-        return self.tokenizer.detokenize([self.vocab.id_to_token(i) for i in ids])
-
-    @property
-    def bits_per(self) -> str:
-        return "character" if self.tokenizer_name == "char" else "word"
+#: the copy of a run's stop-word list in its folder
+STOP_WORDS_FILE = "stop_words.txt"
 
 
 @dataclass
@@ -55,20 +31,65 @@ class PreparedCorpus:
     source: dict[str, Any]
 
 
-def load_corpus_text(cfg: LMDataConfig) -> tuple[str, dict[str, Any]]:
-    """The raw text and a description of where it came from (recorded in the run's config)."""
+def load_corpus_documents(cfg: LMDataConfig) -> tuple[list[str], dict[str, Any]]:
+    """The raw documents and a description of where they came from (recorded in the run's config; ``sha256`` is
+    the hash of the documents joined by newlines, i.e. of :func:`~unrolled.data.read_text`'s result)."""
     if cfg.path is None:
-        corpus = python_stdlib_corpus()
-        return corpus.text, {"kind": "builtin:python-stdlib", "modules": list(corpus.modules), "sha256": corpus.sha256}
-    text = read_text(cfg.path)
-    return text, {"kind": "file", "path": str(cfg.path), "sha256": hashlib.sha256(text.encode()).hexdigest()}
+        try:
+            corpus = python_stdlib_corpus()
+        except RuntimeError as e:  # a Python installation without the modules' source
+            raise ValueError(str(e)) from None
+        source = {"kind": "builtin:python-stdlib", "modules": list(corpus.modules), "sha256": corpus.sha256}
+        return [corpus.text], source
+    docs = read_documents(cfg.path)
+    text = "\n".join(docs)
+    return docs, {"kind": "file", "path": str(cfg.path), "sha256": hashlib.sha256(text.encode()).hexdigest()}
+
+
+def load_corpus_text(cfg: LMDataConfig) -> tuple[str, dict[str, Any]]:
+    """The raw text (documents joined by newlines) and a description of where it came from."""
+    docs, source = load_corpus_documents(cfg)
+    return "\n".join(docs), source
+
+
+def load_stop_words(cfg: LMDataConfig, run_dir: str | Path | None = None) -> StopWords | None:
+    """The stop words of ``cfg``: from the run folder's copy when ``run_dir`` is given, else from ``cfg``."""
+    if cfg.stop_words is None:
+        return None
+    if run_dir is not None:
+        path = Path(run_dir) / STOP_WORDS_FILE
+        if not path.is_file():
+            raise ValueError(f"{run_dir} has no {STOP_WORDS_FILE} (its data.stop_words is set); the run is incomplete")
+        return StopWords.from_file(path)
+    if cfg.stop_words == BUILTIN_STOP_WORDS:
+        return StopWords()
+    return StopWords.from_file(cfg.stop_words)
+
+
+def save_stop_words(stop_words: StopWords | None, run_dir: Path) -> None:
+    if stop_words is not None:
+        (run_dir / STOP_WORDS_FILE).write_text("".join(f"{w}\n" for w in sorted(stop_words.words)), encoding="utf-8")
+
+
+def make_codec(cfg: LMDataConfig, vocab: Vocabulary, stop_words: StopWords | None) -> TextCodec:
+    return TextCodec(
+        cfg.tokenizer,
+        cfg.lowercase,
+        vocab,
+        strip_punctuation=cfg.strip_punctuation,
+        strip_numbers=cfg.strip_numbers,
+        strip_special=cfg.strip_special,
+        stop_words=stop_words,
+        eos=cfg.eos,
+    )
 
 
 def prepare_corpus(cfg: LMDataConfig) -> PreparedCorpus:
     """Tokenize, split off the last ``valid_fraction`` for validation, build the vocabulary on the training part."""
-    text, source = load_corpus_text(cfg)
-    probe = TextCodec(cfg.tokenizer, cfg.lowercase, Vocabulary())
-    tokens = probe.tokens(text)
+    docs, source = load_corpus_documents(cfg)
+    stop_words = load_stop_words(cfg)
+    probe = make_codec(cfg, Vocabulary(), stop_words)
+    tokens = probe.document_tokens(docs)
     n_valid = int(len(tokens) * cfg.valid_fraction)
     need = 2 * max(cfg.batch_size, cfg.eval_batch_size) + 2
     if n_valid < need or len(tokens) - n_valid < need:
@@ -78,8 +99,9 @@ def prepare_corpus(cfg: LMDataConfig) -> PreparedCorpus:
         )
     train_tokens, valid_tokens = tokens[:-n_valid], tokens[-n_valid:]
     vocab = Vocabulary.build(train_tokens, min_freq=cfg.min_freq, max_size=cfg.max_vocab)
-    codec = TextCodec(cfg.tokenizer, cfg.lowercase, vocab)
-    source.update(chars=len(text), tokens=len(tokens), train_tokens=len(train_tokens), valid_tokens=n_valid)
+    codec = make_codec(cfg, vocab, stop_words)
+    source.update(chars=sum(len(d) for d in docs) + len(docs) - 1, tokens=len(tokens))
+    source.update(train_tokens=len(train_tokens), valid_tokens=n_valid)
     train_ids = torch.tensor(vocab.encode(train_tokens), dtype=torch.long)
     valid_ids = torch.tensor(vocab.encode(valid_tokens), dtype=torch.long)
     return PreparedCorpus(codec, train_ids, valid_ids, source)

@@ -1,45 +1,75 @@
 """The language-modeling task end to end: train a run, load it back, generate, evaluate, describe.
 
-A run folder holds ``config.json`` (the resolved configuration: train, data, model, sample, corpus source),
-``vocab.json``, the trainer's ``checkpoint/`` (weights, optimizer, RNG and progress, for exact ``--resume``),
-``best/model.safetensors`` (best validation weights), ``metrics.csv`` and ``loss.png``. An n-gram run holds its
-training token ids (``ngram_train_ids.safetensors``) instead, and refits its counts (deterministic, seconds) on load.
+A run folder holds ``config.json`` (the resolved configuration: train, data, model, sample, corpus source, and
+``runtime``: the device ``auto`` resolved to), ``vocab.json`` (and ``stop_words.txt`` when stop words are dropped),
+the trainer's ``checkpoint/`` (weights, optimizer, RNG and progress, for exact ``--resume``),
+``best/model.safetensors`` and ``best/meta.json`` (best validation weights and loss), ``metrics.csv`` and
+``loss.png``. An n-gram run holds its training token ids (``ngram_train_ids.safetensors``) instead of weights, and
+refits its counts (deterministic, seconds) on load; its ``best/meta.json`` records its validation loss.
+
+Every family scores the same tokens: the text's ids cut into ``batch_size`` contiguous rows (the remainder dropped),
+each row's first token being context only; so ``evaluate`` compares n-gram and neural runs on one token set.
 """
 
 from __future__ import annotations
 
-import math
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import Tensor, nn
 
-from unrolled.config_io import from_dict, to_dict
+from unrolled.config_io import to_dict
 from unrolled.data.stream import StreamBatches, batchify
-from unrolled.models.fixed_window import FixedWindowLM
-from unrolled.models.language_model import RNNLanguageModel, RNNLMConfig
-from unrolled.models.ngram import NGramLM
-from unrolled.tasks.lm.callbacks import PrintSamples, prime_ids
-from unrolled.tasks.lm.config import LMDataConfig, LMModelConfig, LMRunConfig, LMSampleConfig
-from unrolled.tasks.lm.corpus import PreparedCorpus, TextCodec, prepare_corpus
-from unrolled.tasks.lm.objectives import FixedWindowLMObjective, RecurrentLMObjective
+from unrolled.errors import UnrolledError
+from unrolled.tasks.lm.callbacks import NGramSteps, PrintSamples, sample_text
+from unrolled.tasks.lm.codec import TextCodec
+from unrolled.tasks.lm.config import LMDataConfig, LMModelConfig, LMRunConfig, LMSampleConfig, build_run_config
+from unrolled.tasks.lm.corpus import (
+    PreparedCorpus,
+    load_stop_words,
+    make_codec,
+    prepare_corpus,
+    save_stop_words,
+)
+from unrolled.tasks.lm.families import FAMILIES
 from unrolled.text.vocab import Vocabulary
-from unrolled.train.checkpoint import find_checkpoint, load_model_weights, read_json, write_json
+from unrolled.train.checkpoint import find_checkpoint, load_model_weights, read_json, save_safetensors, write_json
 from unrolled.train.config import TrainConfig
 from unrolled.train.distributed import DistributedContext
-from unrolled.train.trainer import Trainer, TrainResult
+from unrolled.train.metrics import LN2, bits, perplexity
+from unrolled.train.tensorboard import check_tensorboard
+from unrolled.train.trainer import Trainer, TrainResult, resolve_device
 
 VOCAB_FILE = "vocab.json"
 NGRAM_FILE = "ngram_train_ids.safetensors"
-LN2 = math.log(2.0)
+
+__all__ = [
+    "LN2",
+    "Evaluation",
+    "LMDataConfig",
+    "LMModelConfig",
+    "LMRunConfig",
+    "LMSampleConfig",
+    "LoadedRun",
+    "RunError",
+    "TrainConfig",
+    "evaluate_text",
+    "generate_text",
+    "latest_run",
+    "load_run",
+    "new_run_dir",
+    "run_info",
+    "train_lm",
+]
 
 
-class RunError(ValueError):
-    """A run folder that is missing, incomplete or not a language-model run (one-line message)."""
+class RunError(UnrolledError, ValueError):
+    """A run folder that is missing, incomplete, in use, or not a language-model run (one-line message)."""
 
 
 def new_run_dir(root: str | Path = "runs", prefix: str = "lm") -> Path:
@@ -65,60 +95,48 @@ def latest_run(root: str | Path = "runs") -> Path:
 
 # --- building ---------------------------------------------------------------------------------------------
 def build_model(cfg: LMModelConfig, vocab_size: int, pad_id: int) -> nn.Module:
-    """The trainable model of ``cfg.family`` (the n-gram family has none)."""
-    if cfg.family == "rnn":
-        return RNNLanguageModel(
-            vocab_size,
-            RNNLMConfig(
-                cell=cfg.cell,
-                embed_dim=cfg.embed_dim,
-                hidden=cfg.hidden,
-                layers=cfg.layers,
-                dropout=cfg.dropout,
-                tie_weights=cfg.tie_weights,
-                recurrent_dropout=cfg.recurrent_dropout,
-                zoneout=cfg.zoneout,
-                residual=cfg.residual,
-                cell_options=dict(cfg.cell_options),
-            ),
-        )
-    if cfg.family == "fixed_window":
-        return FixedWindowLM(
-            vocab_size, cfg.context, cfg.embed_dim, cfg.hidden, direct=cfg.direct, dropout=cfg.dropout, pad_id=pad_id
-        )
-    raise ValueError(f"model family {cfg.family!r} has no trainable network")
+    """The trainable model of ``cfg.family`` (a family that does not train has none)."""
+    family = FAMILIES[cfg.family]
+    if family.build is None:
+        raise ValueError(f"model family {cfg.family!r} has no trainable network")
+    return family.build(cfg, vocab_size, pad_id)
 
 
 def build_objective(cfg: LMModelConfig, pad_id: int):
-    if cfg.family == "fixed_window":
-        return FixedWindowLMObjective(cfg.context, pad_id)
-    return RecurrentLMObjective()
+    family = FAMILIES[cfg.family]
+    if family.objective is None:
+        raise ValueError(f"model family {cfg.family!r} is not trained with an objective")
+    return family.objective(cfg, pad_id)
 
 
 def _pad_id(vocab: Vocabulary) -> int:
-    return vocab.pad_id if vocab.pad_id is not None else 0
+    return vocab.pad_id if "<pad>" in vocab.specials else 0
 
 
 def stream(ids: Tensor, batch_size: int, bptt: int, k2: int | None = None) -> StreamBatches:
-    return StreamBatches(batchify(ids, batch_size), bptt, k2=k2)
+    """Contiguous-stream batches; ``bptt == 0`` is full BPTT (one chunk per row: the whole row)."""
+    rows = batchify(ids, batch_size)
+    return StreamBatches(rows, bptt if bptt > 0 else rows.shape[1] - 1, k2=k2)
 
 
-def fit_ngram(cfg: LMModelConfig, vocab: Vocabulary, train_ids: Tensor) -> NGramLM:
-    kw: dict[str, Any] = {"k": cfg.add_k} if cfg.smoothing == "add_k" else {"discount": cfg.discount}
-    model = NGramLM(cfg.order, vocab_size=len(vocab), smoothing=cfg.smoothing, unk_id=vocab.unk_id, **kw)
-    return model.fit([train_ids.tolist()])
+def fit_ngram(cfg: LMModelConfig, vocab: Vocabulary, train_ids: Tensor):
+    family = FAMILIES[cfg.family]
+    if family.fit is None:
+        raise ValueError(f"model family {cfg.family!r} is not fitted from counts")
+    return family.fit(cfg, vocab, train_ids)
 
 
 # --- training ---------------------------------------------------------------------------------------------
 @dataclass
 class LMTrainOutcome:
     run_dir: Path
-    result: TrainResult | None  # None for an n-gram run
+    result: TrainResult | None  # None for a family that does not train (n-gram)
     valid_loss: float | None  # nats per token on the validation split (best model)
     main: bool = True  # False on the non-zero ranks of a distributed run (which write and print nothing)
+    start_step: int = 0  # optimizer steps the run had done before this session (resumed runs)
 
 
-def _extra_config(cfg: LMRunConfig, corpus: PreparedCorpus) -> dict[str, Any]:
+def _extra_config(cfg: LMRunConfig, corpus: PreparedCorpus, device: torch.device) -> dict[str, Any]:
     return {
         "task": "lm",
         "data": to_dict(cfg.data),
@@ -126,7 +144,35 @@ def _extra_config(cfg: LMRunConfig, corpus: PreparedCorpus) -> dict[str, Any]:
         "sample": to_dict(cfg.sample),
         "corpus": corpus.source,
         "vocab_size": len(corpus.codec.vocab),
+        "runtime": {"device": str(device), "torch": torch.__version__},
     }
+
+
+def _check_run_dir(run_dir: Path, resume: bool) -> None:
+    """A new run needs a new or empty folder (never mix two runs); a resumed run needs its folder."""
+    if resume:
+        if not (run_dir / "config.json").is_file():
+            raise RunError(f"cannot resume {run_dir}: it is not a run folder (no config.json)")
+        return
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunError(f"run folder {run_dir} is a file; expected a new or empty folder for the run")
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        raise RunError(
+            f"run folder {run_dir} already holds files; pass --resume {run_dir} to continue that run, or choose "
+            "another --run-dir (nothing was changed)"
+        )
+
+
+def _check_resumed_corpus(run_dir: Path, corpus: PreparedCorpus) -> None:
+    saved = read_json(run_dir / "config.json")
+    recorded = (saved.get("corpus") or {}).get("sha256") if isinstance(saved, dict) else None
+    if recorded is not None and recorded != corpus.source["sha256"]:
+        where = corpus.source.get("path", corpus.source["kind"])
+        raise RunError(
+            f"cannot resume {run_dir}: the text at {where} changed since the run started (sha256 "
+            f"{corpus.source['sha256'][:12]}..., recorded {recorded[:12]}...); resume needs the same text "
+            "(pass --data PATH if it moved)"
+        )
 
 
 def train_lm(
@@ -138,47 +184,100 @@ def train_lm(
 ) -> LMTrainOutcome:
     """Train the configured model on the configured text; everything lands in ``run_dir``.
 
-    Under ``torchrun`` every rank prepares the same corpus and vocabulary; only rank 0 writes files and prints,
-    and ``run_dir`` must be given (ranks could not agree on a time-stamped name).
+    A new run refuses a ``run_dir`` that already holds files (resume it instead). Problems found before training
+    (a device that is not there, a missing optional package, a bad corpus) leave no folder behind; a folder this
+    call created is removed again if it fails before writing a checkpoint. With ``resume`` the text must be the
+    one recorded in the run (same sha256). Under ``torchrun`` every rank prepares the same corpus and vocabulary;
+    only rank 0 writes files and prints, and ``run_dir`` must be given (ranks could not agree on a time-stamped
+    name).
     """
     dist = DistributedContext.from_env()
     main_rank = dist is None or dist.rank == 0
     if dist is not None and run_dir is None and not resume:
         raise RunError("under torchrun pass --run-dir DIR so that all ranks write to the same run folder")
+    if resume and run_dir is None:
+        raise RunError("resume needs the run folder to continue")
     if not main_rank:
         printer = _silent
     run_dir = Path(run_dir) if run_dir is not None else new_run_dir()
+    family = FAMILIES[cfg.model.family]
+    _check_run_dir(run_dir, resume)
+    if resume and not family.trains:
+        raise RunError(f"{run_dir} is a {cfg.model.family} run, fitted in one pass: there is nothing to resume")
+    device = resolve_device(cfg.train.device, None if dist is None else dist.local_rank) if family.trains else None
+    if family.trains and cfg.train.tensorboard:
+        check_tensorboard()
     corpus = prepare_corpus(cfg.data)
     codec = corpus.codec
     if resume:
+        _check_resumed_corpus(run_dir, corpus)
         saved = Vocabulary.load(run_dir / VOCAB_FILE)
         if saved != codec.vocab:
             raise RunError(f"{run_dir}: the data no longer gives the vocabulary this run was trained with")
+    fresh = main_rank and not resume  # the folder is new or empty (checked above): all it will hold is ours
+    existed = run_dir.exists()
+    try:
+        return _train(cfg, run_dir, resume, printer, progress_file, corpus, device, main_rank)
+    except BaseException:
+        if fresh and run_dir.is_dir() and find_checkpoint(run_dir) is None and not (run_dir / "best").exists():
+            _remove_failed_start(run_dir, keep_folder=existed)
+        raise
+
+
+def _remove_failed_start(run_dir: Path, keep_folder: bool) -> None:
+    """Remove what a run that failed before its first checkpoint wrote (its folder was new or empty)."""
+    if not keep_folder:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return
+    for child in run_dir.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+
+
+def _train(
+    cfg: LMRunConfig,
+    run_dir: Path,
+    resume: bool,
+    printer: Any,
+    progress_file: Any,
+    corpus: PreparedCorpus,
+    device: torch.device | None,
+    main_rank: bool,
+) -> LMTrainOutcome:
+    codec = corpus.codec
+    family = FAMILIES[cfg.model.family]
     if main_rank:
         run_dir.mkdir(parents=True, exist_ok=True)
         codec.vocab.save(run_dir / VOCAB_FILE)
+        save_stop_words(codec.stop_words, run_dir)
     pad = _pad_id(codec.vocab)
     printer(
         f"corpus: {corpus.source['kind']}, {corpus.source['tokens']:,} {cfg.data.tokenizer} tokens "
         f"({corpus.source['train_tokens']:,} train / {corpus.source['valid_tokens']:,} valid), vocabulary "
         f"{len(codec.vocab)}; run folder {run_dir}"
     )
-    valid = stream(corpus.valid_ids, cfg.data.eval_batch_size, cfg.data.bptt)
 
-    if cfg.model.family == "ngram":
+    if not family.trains:
         if not main_rank:
             return LMTrainOutcome(run_dir, None, None, main=False)
         model = fit_ngram(cfg.model, codec.vocab, corpus.train_ids)
-        save_file({"ids": corpus.train_ids}, str(run_dir / NGRAM_FILE))
-        loss = model.evaluate([corpus.valid_ids.tolist()])
-        write_json(run_dir / "config.json", {"train": cfg.train.to_dict(), **_extra_config(cfg, corpus)})
-        printer(f"{cfg.model.order}-gram ({cfg.model.smoothing}): valid {_describe(loss, codec)}")
+        save_safetensors(run_dir / NGRAM_FILE, {"ids": corpus.train_ids}, {"format": "pt"})
+        total, count = _score_ngram(model, corpus.valid_ids, cfg.data.eval_batch_size)
+        loss = total / count
+        extra = _extra_config(cfg, corpus, torch.device("cpu"))
+        write_json(run_dir / "config.json", {"train": cfg.train.to_dict(), **extra})
+        write_json(run_dir / "best" / "meta.json", {"step": 0, "epoch": 0, "valid_loss": loss, "fitted": True})
+        printer(f"{cfg.model.order}-gram ({cfg.model.smoothing}): valid {describe_loss(loss, codec)}")
         return LMTrainOutcome(run_dir, None, loss)
 
+    valid = stream(corpus.valid_ids, cfg.data.eval_batch_size, cfg.data.bptt)
     torch.manual_seed(cfg.train.seed)  # the model's initialisation is part of the seeded run
     model = build_model(cfg.model, len(codec.vocab), pad)
     n_params = sum(p.numel() for p in model.parameters())
-    printer(f"model: {cfg.model.family} {cfg.model.cell if cfg.model.family == 'rnn' else ''} {n_params:,} parameters")
+    what = f"{cfg.model.family} {cfg.model.cell}" if "cell" in family.keys else cfg.model.family
+    printer(f"model: {what}, {n_params:,} parameters")
     train = stream(corpus.train_ids, cfg.data.batch_size, cfg.data.bptt, cfg.data.k2)
     trainer = Trainer(
         model,
@@ -186,25 +285,29 @@ def train_lm(
         cfg.train,
         run_dir=run_dir,
         callbacks=[PrintSamples(codec, cfg.sample)],
-        extra_config=_extra_config(cfg, corpus),
+        extra_config=_extra_config(cfg, corpus, device),
         progress_file=progress_file,
         resume_hint=f"unrolled train lm --resume {run_dir}",
     )
     with trainer:
-        result = trainer.fit(train, valid, resume=resume)
+        start = 0
+        if resume:
+            trainer.resume()
+            start = trainer.step
+        result = trainer.fit(train, valid)
     best = result.best_valid
     if best is not None:
-        printer(f"best valid {_describe(best, codec)}; run folder {run_dir}")
-    return LMTrainOutcome(run_dir, result, best, main=main_rank)
+        printer(f"best valid {describe_loss(best, codec)}; run folder {run_dir}")
+    return LMTrainOutcome(run_dir, result, best, main=main_rank, start_step=start)
 
 
 def _silent(message: str) -> None:
     return None
 
 
-def _describe(loss: float, codec: TextCodec) -> str:
-    unit = "bpc" if codec.tokenizer_name == "char" else "bits/word"
-    return f"loss {loss:.4f} nats/token, perplexity {math.exp(loss):.3f}, {loss / LN2:.4f} {unit}"
+def describe_loss(loss: float, codec: TextCodec) -> str:
+    """``loss L nats/token, perplexity P, B bpc`` (or ``bits/word``), safe for a huge loss (perplexity inf)."""
+    return f"loss {loss:.4f} nats/token, perplexity {perplexity(loss):.3f}, {bits(loss):.4f} {codec.unit.bits_label}"
 
 
 # --- loading ----------------------------------------------------------------------------------------------
@@ -222,6 +325,9 @@ class LoadedRun:
 
 
 def load_config(run_dir: Path) -> tuple[LMRunConfig, dict[str, Any]]:
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunError(f"{run_dir} is a file, not a run folder; expected a folder written by 'unrolled train lm'")
     if not run_dir.is_dir():
         raise RunError(f"run folder {run_dir} does not exist")
     path = run_dir / "config.json"
@@ -230,10 +336,10 @@ def load_config(run_dir: Path) -> tuple[LMRunConfig, dict[str, Any]]:
     raw = read_json(path)
     if not isinstance(raw, dict) or raw.get("task") != "lm":
         raise RunError(f'{path}: not a language-model run (expected "task": "lm")')
-    cfg = from_dict(
-        LMRunConfig,
-        {k: raw[k] for k in ("data", "model", "sample", "train") if k in raw},
-    )
+    try:
+        cfg = build_run_config({k: raw[k] for k in ("data", "model", "sample", "train") if k in raw})
+    except ValueError as e:
+        raise RunError(f"{path}: {' '.join(str(e).split())}") from None
     return cfg, raw
 
 
@@ -244,8 +350,9 @@ def load_run(run_dir: str | Path, which: str = "best") -> LoadedRun:
     vocab_path = run_dir / VOCAB_FILE
     if not vocab_path.is_file():
         raise RunError(f"{run_dir} has no {VOCAB_FILE}; the run is incomplete")
-    codec = TextCodec(cfg.data.tokenizer, cfg.data.lowercase, Vocabulary.load(vocab_path))
-    if cfg.model.family == "ngram":
+    codec = make_codec(cfg.data, Vocabulary.load(vocab_path), load_stop_words(cfg.data, run_dir))
+    family = FAMILIES[cfg.model.family]
+    if not family.trains:
         ids_path = run_dir / NGRAM_FILE
         if not ids_path.is_file():
             raise RunError(f"{run_dir} has no {NGRAM_FILE}; the n-gram run is incomplete")
@@ -269,39 +376,43 @@ def load_run(run_dir: str | Path, which: str = "best") -> LoadedRun:
 
 
 # --- using a run --------------------------------------------------------------------------------------------
-def generate_text(run: LoadedRun, sample: LMSampleConfig) -> str:
-    """Prime + generated continuation, as text."""
-    if run.family == "ngram":
-        ids = prime_ids(run.codec, sample.prime)
-        out = run.model.generate(sample.length, prime=ids, seed=sample.seed, temperature=max(sample.temperature, 1e-6))
-        return run.codec.decode(ids + list(out))
-    from unrolled.tasks.lm.callbacks import sample_text
+def _generator(run: LoadedRun) -> Any:
+    return run.model if FAMILIES[run.family].trains else NGramSteps(run.model)
 
-    return sample_text(run.model, run.codec, sample)
+
+def generate_text(run: LoadedRun, sample: LMSampleConfig) -> str:
+    """The prime exactly as given, followed by the generated continuation, as text. Every family samples through
+    :func:`unrolled.decode.generate` (temperature, top-k, top-p; ``<pad>``, ``<bos>``, ``<unk>`` never generated)."""
+    return sample_text(_generator(run), run.codec, sample)
 
 
 @dataclass
 class Evaluation:
     loss: float  # nats per token
-    tokens: int
-    unknown: int
+    tokens: int  # tokens scored
+    unknown: int  # tokens of the text that read as <unk>
 
     @property
     def perplexity(self) -> float:
-        return math.exp(self.loss)
+        return perplexity(self.loss)
 
     @property
     def bits(self) -> float:
-        return self.loss / LN2
+        return bits(self.loss)
+
+
+def _score_ngram(model: Any, ids: Tensor, batch_size: int) -> tuple[float, int]:
+    rows = batchify(ids, batch_size)
+    return model.score(rows.tolist(), skip=1)
 
 
 @torch.no_grad()
-def evaluate_ids(run: LoadedRun, ids: Tensor, batch_size: int = 1, bptt: int | None = None) -> float:
-    """Mean nats per token of ``ids`` (the first token is context only), carrying state through the stream."""
-    if run.family == "ngram":
-        return run.model.evaluate([ids.tolist()])
-    bptt = bptt or run.config.data.bptt
-    data = stream(ids, batch_size, bptt)
+def score_ids(run: LoadedRun, ids: Tensor, batch_size: int = 1, bptt: int | None = None) -> tuple[float, int]:
+    """``(total nats, tokens scored)`` of ``ids`` cut into ``batch_size`` rows, each row's first token context only
+    (the same tokens for every family), carrying state along each row."""
+    if not FAMILIES[run.family].trains:
+        return _score_ngram(run.model, ids, batch_size)
+    data = stream(ids, batch_size, run.config.data.bptt if bptt is None else bptt)
     objective = build_objective(run.config.model, _pad_id(run.codec.vocab))
     total, count, state = 0.0, 0, None
     for chunk in data:
@@ -309,16 +420,28 @@ def evaluate_ids(run: LoadedRun, ids: Tensor, batch_size: int = 1, bptt: int | N
         total += float(res.loss) * res.count
         count += res.count
         state = res.state
+    return total, count
+
+
+def evaluate_ids(run: LoadedRun, ids: Tensor, batch_size: int = 1, bptt: int | None = None) -> float:
+    """Mean nats per token of ``ids`` (see :func:`score_ids`)."""
+    total, count = score_ids(run, ids, batch_size, bptt)
     return total / count
 
 
-def evaluate_text(run: LoadedRun, text: str, batch_size: int = 1) -> Evaluation:
-    ids = run.codec.encode(text)
+def evaluate_documents(run: LoadedRun, documents: list[str], batch_size: int = 1) -> Evaluation:
+    """Score a text given as documents (``<eos>`` placed as in training)."""
+    ids = run.codec.encode_documents(documents)
     if ids.numel() < 2 * batch_size:
         raise ValueError(f"the evaluation text has {ids.numel()} tokens; expected at least {2 * batch_size}")
-    unk = run.codec.vocab.unk_id
+    unk = run.codec.vocab.unk_id if "<unk>" in run.codec.vocab.specials else None
     n_unk = int((ids == unk).sum()) if unk is not None else 0
-    return Evaluation(evaluate_ids(run, ids, batch_size), int(ids.numel()) - batch_size, n_unk)
+    total, count = score_ids(run, ids, batch_size)
+    return Evaluation(total / count, count, n_unk)
+
+
+def evaluate_text(run: LoadedRun, text: str, batch_size: int = 1) -> Evaluation:
+    return evaluate_documents(run, [text], batch_size)
 
 
 def run_info(run_dir: str | Path) -> dict[str, Any]:
@@ -328,35 +451,21 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
     info: dict[str, Any] = {
         "run": str(run_dir),
         "family": cfg.model.family,
+        "description": FAMILIES[cfg.model.family].describe(to_dict(cfg.model)),
         "model": to_dict(cfg.model),
         "data": to_dict(cfg.data),
         "corpus": raw.get("corpus"),
         "vocab_size": raw.get("vocab_size"),
         "train": to_dict(cfg.train),
+        "runtime": raw.get("runtime"),
     }
     meta = run_dir / "best" / "meta.json"
     if meta.is_file():
-        info["best"] = read_json(meta)
+        best = read_json(meta)
+        if not isinstance(best, dict) or not isinstance(best.get("valid_loss"), (int, float)):
+            raise RunError(f"{meta}: expected {{'step', 'epoch', 'valid_loss'}} written by the run")
+        info["best"] = best
     ckpt = find_checkpoint(run_dir)
     if ckpt is not None and (ckpt / "progress.json").is_file():
         info["checkpoint"] = str(ckpt)
     return info
-
-
-__all__ = [
-    "Evaluation",
-    "LMDataConfig",
-    "LMModelConfig",
-    "LMRunConfig",
-    "LMSampleConfig",
-    "LoadedRun",
-    "RunError",
-    "TrainConfig",
-    "evaluate_text",
-    "generate_text",
-    "latest_run",
-    "load_run",
-    "new_run_dir",
-    "run_info",
-    "train_lm",
-]
