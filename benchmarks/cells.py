@@ -4,8 +4,10 @@ For each cell: forward (inference: ``eval()`` and ``torch.no_grad()``) and forwa
 loss ``y.sum()``, gradients of every parameter) throughput in tokens/s (B·T per second), and the time ratio
 against ``torch.nn.LSTM`` of the same sizes (lower is better; < 1 is faster). Rows marked *auto:* are
 ``Recurrent`` with the standard cells torch fuses, on ``backend="auto"`` (torch's kernel, or the scan path
-where it is faster on CPU); they are also compared with their own torch peer (nn.LSTM, nn.GRU, nn.RNN).
-The other rows force the scan path for the standard cells, to show it against nn.LSTM. Every layer, the
+where it is faster on CPU). The other rows take the path named in the *path* column (the scan path is forced
+for the standard cells, to show it against torch). Rows of a cell torch also computes (LSTM, LSTM with
+projection, GRU reset after, Elman tanh and relu) are compared with that torch layer too (×peer: nn.LSTM,
+nn.GRU, nn.RNN with the same nonlinearity or projection). Every layer, the
 torch references included, runs once per round in rotating order; ratios are medians over rounds of
 same-round ratios (see ``_timing.py``).
 
@@ -14,6 +16,7 @@ Configurations: A = (B32, T100, I128, H256), B = (B64, T200, I256, H512).
     python benchmarks/cells.py                 # A and B, 2 threads (a few minutes)
     python benchmarks/cells.py --quick         # A only, fewer rounds (under a minute)
     python benchmarks/cells.py --loop          # also every scan cell on the generic loop, for comparison
+    python benchmarks/cells.py --configs A --only "ln_lstm,lstm peephole"   # some rows (nn.LSTM always runs)
 """
 
 from __future__ import annotations
@@ -32,6 +35,15 @@ from _timing import interleaved, machine, set_threads  # noqa: E402
 from unrolled import Recurrent  # noqa: E402
 
 CONFIGS = {"A": (32, 100, 128, 256), "B": (64, 200, 256, 512)}  # (B, T, I, H)
+PROJ = 64  # projection size P of the LSTM-with-projection row
+#: torch.nn reference layers by name: the columns ×nn.LSTM always, ×peer for rows that name one
+PEERS: dict[str, Callable[[int, int], nn.Module]] = {
+    "nn.LSTM": lambda I, H: nn.LSTM(I, H, batch_first=True),
+    "nn.GRU": lambda I, H: nn.GRU(I, H, batch_first=True),
+    "nn.RNN": lambda I, H: nn.RNN(I, H, batch_first=True),
+    "nn.RNN relu": lambda I, H: nn.RNN(I, H, nonlinearity="relu", batch_first=True),
+    "nn.LSTM proj": lambda I, H: nn.LSTM(I, H, proj_size=PROJ, batch_first=True),
+}
 COLUMNS = ("fwd tok/s", "fwd ×nn.LSTM", "fwd+bwd tok/s", "fwd+bwd ×nn.LSTM", "×peer fwd", "×peer fwd+bwd")
 HEADER = "| layer | path | " + " | ".join(COLUMNS) + " |"
 
@@ -43,13 +55,16 @@ class Row:
     label: str
     cell: str
     kwargs: dict = field(default_factory=dict)
-    peer: str | None = None  # torch.nn module name for fused-equivalent rows
+    peer: str | None = None  # key of PEERS: the torch.nn layer computing the same function
 
 
 ROWS = (
-    Row("elman tanh", "elman", {"backend": "scan"}),
-    Row("lstm", "lstm", {"backend": "scan"}),
-    Row("gru (reset after)", "gru", {"backend": "scan"}),
+    Row("elman tanh", "elman", {"backend": "scan"}, "nn.RNN"),
+    Row("elman relu", "elman", {"nonlinearity": "relu", "backend": "scan"}, "nn.RNN relu"),
+    Row("elman sigmoid", "elman", {"nonlinearity": "sigmoid"}),
+    Row("lstm", "lstm", {"backend": "scan"}, "nn.LSTM"),
+    Row("lstm proj_size", "lstm", {"proj_size": PROJ}, "nn.LSTM proj"),
+    Row("gru (reset after)", "gru", {"backend": "scan"}, "nn.GRU"),
     Row("gru (reset before)", "gru_before"),
     Row("leaky (fixed tau)", "leaky", {"tau_range": (1.0, 10.0)}),
     Row("leaky (learned tau)", "leaky", {"tau_range": (1.0, 10.0), "learn_tau": True}),
@@ -57,12 +72,15 @@ ROWS = (
     Row("lstm peephole", "lstm", {"peephole": True}),
     Row("ln_lstm", "ln_lstm"),
     Row("ln_gru", "ln_gru"),
-    Row("auto: lstm", "lstm", {}, "LSTM"),
-    Row("auto: gru", "gru", {}, "GRU"),
-    Row("auto: elman tanh", "elman", {}, "RNN"),
+    Row("auto: lstm", "lstm", {}, "nn.LSTM"),
+    Row("auto: gru", "gru", {}, "nn.GRU"),
+    Row("auto: elman tanh", "elman", {}, "nn.RNN"),
+    Row("auto: elman relu", "elman", {"nonlinearity": "relu"}, "nn.RNN relu"),
 )
 SCAN_ROWS = (
     "elman tanh",
+    "elman relu",
+    "elman sigmoid",
     "lstm",
     "gru (reset after)",
     "gru (reset before)",
@@ -99,8 +117,8 @@ def runners(module: nn.Module, x: Tensor) -> tuple[Callable[[], None], Callable[
 
 def build(rows: list[Row], B: int, I: int, H: int, with_loop: bool) -> dict[str, tuple[nn.Module, str]]:
     layers: dict[str, tuple[nn.Module, str]] = {}
-    for name in ("LSTM", "GRU", "RNN"):
-        layers[f"nn.{name}"] = (getattr(nn, name)(I, H, batch_first=True), "torch")
+    for name in ("nn.LSTM", *dict.fromkeys(row.peer for row in rows if row.peer)):  # the peers these rows need
+        layers[name] = (PEERS[name](I, H), "torch")
     for row in rows:
         layer = Recurrent(row.cell, I, H, **row.kwargs)
         layers[row.label] = (layer, path_of(layer, B))
@@ -116,7 +134,7 @@ def run_config(key: str, rows: list[Row], rounds: int, with_loop: bool) -> str:
     torch.manual_seed(0)
     x = torch.randn(B, T, I)
     layers = build(rows, B, I, H, with_loop)
-    peers = {row.label: f"nn.{row.peer}" for row in rows if row.peer}
+    peers = {row.label: row.peer for row in rows if row.peer}
     tokens = B * T
     lines = [
         f"### Config {key}: B={B}, T={T}, I={I}, H={H}",
@@ -133,7 +151,7 @@ def run_config(key: str, rows: list[Row], rounds: int, with_loop: bool) -> str:
         for mode in (0, 1):
             tm = results[mode]
             cells += [f"{tokens / tm.median(name):,.0f}", f"{tm.ratio(name, 'nn.LSTM'):.2f}"]
-        peer = peers.get(name)
+        peer = peers.get(name.removesuffix(" [loop]"))
         if peer is not None:
             cells += [f"{results[m].ratio(name, peer):.2f}" for m in (0, 1)]
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-import unrolled.layers.scan as scan_module
+import unrolled.layers.scan.function as scan_function
 from unrolled import Recurrent
 from unrolled.cells import (
     ElmanCell,
@@ -18,6 +18,7 @@ from unrolled.cells import (
 )
 from unrolled.layers.lengths import time_mask
 from unrolled.layers.scan import _capture, _ScanFunction, scan, scan_kernel, supports_scan
+from unrolled.layers.scan.kernel import transposed
 from unrolled.layers.unroll import UnrollOptions, unroll, unroll_plain
 
 I, H = 3, 4
@@ -38,11 +39,13 @@ CELLS = {
     "leaky_learned": lambda: LeakyCell(I, H, tau=3.0, learn_tau=True),
     "leaky_relu": lambda: LeakyCell(I, H, nonlinearity="relu"),
     "leaky_sigmoid": lambda: LeakyCell(I, H, nonlinearity="sigmoid"),
-    "leaky_identity": lambda: LeakyCell(I, H, nonlinearity="identity"),
     "ln_lstm": lambda: LayerNormLSTMCell(I, H),
     "ln_gru_after": lambda: LayerNormGRUCell(I, H),
     "ln_gru_before": lambda: LayerNormGRUCell(I, H, reset="before"),
 }
+#: one cell of every kernel and variant (peepholes, both resets, learned time constants)
+ONE_PER_KERNEL = ["elman_relu", "lstm_peephole", "gru_after", "gru_before", "leaky_learned", "ln_lstm",
+                  "ln_gru_after", "ln_gru_before"]  # fmt: skip
 
 
 def make(name: str, seed: int = 0):
@@ -111,22 +114,10 @@ def test_scan_with_lengths_matches_loop(name):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "elman_relu",
-        "lstm_peephole",
-        "gru_after",
-        "gru_before",
-        "leaky_learned",
-        "ln_lstm",
-        "ln_gru_after",
-        "ln_gru_before",
-    ],
-)
-@pytest.mark.parametrize("lengths", [None, [3, 1]])
-def test_gradcheck_of_the_function(name, lengths):
-    cell = make(name, seed=2)
+def the_function(name: str, seed: int, lengths: list[int] | None):
+    """_ScanFunction of a float64 cell over 3 steps as a function of its tensor inputs, and those inputs (xp, the
+    state parts, the kernel's parameters as fresh leaves), for gradcheck."""
+    cell = make(name, seed=seed)
     kernel = scan_kernel(cell)
     xp = cell.project_input(torch.randn(3, 2, I, dtype=torch.float64)).detach().requires_grad_()
     s0 = [p.detach().requires_grad_() for p in parts(random_state(cell, 2))]
@@ -138,7 +129,14 @@ def test_gradcheck_of_the_function(name, lengths):
         Q = [Q.pop(0) if p is not None else None for p in P]
         return _ScanFunction.apply(kernel, capture, len(s0), xp, *s, *Q)
 
-    assert torch.autograd.gradcheck(f, (xp, *s0, *(p for p in P if p is not None)), eps=1e-6, atol=1e-7)
+    return f, (xp, *s0, *(p for p in P if p is not None))
+
+
+@pytest.mark.parametrize("name", ONE_PER_KERNEL)
+@pytest.mark.parametrize("lengths", [None, [3, 1]])
+def test_gradcheck_of_the_function(name, lengths):
+    f, inputs = the_function(name, 2, lengths)
+    assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("name", ["lstm_peephole", "gru_before", "leaky_learned", "ln_gru_after"])
@@ -155,19 +153,7 @@ def test_gradients_with_only_final_state_or_only_output_used(name):
             torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "elman_tanh",
-        "lstm_peephole",
-        "gru_after",
-        "gru_before",
-        "leaky_learned",
-        "ln_lstm",
-        "ln_gru_after",
-        "ln_gru_before",
-    ],
-)
+@pytest.mark.parametrize("name", ONE_PER_KERNEL)
 def test_no_grad_forward_equals_grad_forward_and_keeps_no_workspace(name, monkeypatch):
     cell = make(name, seed=4)
     T = 7
@@ -177,14 +163,14 @@ def test_no_grad_forward_equals_grad_forward_and_keeps_no_workspace(name, monkey
     assert y_grad.grad_fn is not None  # parameters require grad: the Function ran and saved its workspace
 
     seen = []
-    real_forward = scan_module._forward
+    real_forward = scan_function._forward
 
     def spy(kernel, xp, state0, P, capture, save):
         out, final, ws = real_forward(kernel, xp, state0, P, capture, save)
         seen.append((save, ws))
         return out, final, ws
 
-    monkeypatch.setattr(scan_module, "_forward", spy)
+    monkeypatch.setattr(scan_function, "_forward", spy)
     with torch.no_grad():
         y, s = scan(cell, cell.project_input(x), s0)
     assert y.grad_fn is None
@@ -202,7 +188,8 @@ def test_no_grad_forward_equals_grad_forward_and_keeps_no_workspace(name, monkey
 
 
 def test_saved_tensors_are_only_the_workspace():
-    """LSTM with grad saves state0 (2), W_hh, the output, gates, c_t and tanh(c_t): (T, B, 7H) + small."""
+    """LSTM with grad saves xp (for the double backward), state0 (2), W_hh, the output, gates, c_t and tanh(c_t):
+    (T, B, 11H) + small."""
     cell = make("lstm")
     T, B = 9, 2
     x = torch.randn(T, B, I, dtype=torch.float64)
@@ -210,8 +197,8 @@ def test_saved_tensors_are_only_the_workspace():
     packed = []
     with torch.autograd.graph.saved_tensors_hooks(lambda t: packed.append(t) or t, lambda t: t):
         scan(cell, xp, cell.init_state(B, dtype=torch.float64))
-    assert len(packed) == 7
-    assert sum(t.numel() for t in packed) == 2 * B * H + 4 * H * H + T * B * (H + 4 * H + H + H)
+    assert len(packed) == 8
+    assert sum(t.numel() for t in packed) == 2 * B * H + 4 * H * H + T * B * (4 * H + H + 4 * H + H + H)
 
 
 def test_scan_is_deterministic():
@@ -224,15 +211,12 @@ def test_scan_is_deterministic():
         assert torch.equal(a, b)
 
 
-def test_double_backward_is_refused_with_a_clear_error():
-    cell = make("gru_before")
-    x = torch.randn(3, 2, I, dtype=torch.float64, requires_grad=True)
-    y, _ = scan(cell, cell.project_input(x), cell.init_state(2, dtype=torch.float64))
-    with pytest.raises(RuntimeError, match="scan path's backward is not differentiable .* backend='loop'"):
-        torch.autograd.grad(y.sum(), x, create_graph=True)
-
-
 def test_scan_errors():
+    cell = ElmanCell(I, H)
+    with pytest.raises(ValueError, match=r"scan expected lengths as a \(2,\) integer tensor, got shape \(3,\)"):
+        scan(cell, torch.zeros(4, 2, H), cell.init_state(2), torch.tensor([1, 2, 3]))
+    with pytest.raises(ValueError, match=r"scan expected lengths in 1..T = 1..4, got min 0 and max 5"):
+        scan(cell, torch.zeros(4, 2, H), cell.init_state(2), torch.tensor([0, 5]))
     with pytest.raises(ValueError, match="JordanCell with these options has no scan kernel"):
         scan(JordanCell(I, H), torch.zeros(2, 1, H), torch.zeros(1, H))
     with pytest.raises(ValueError, match="LSTMCell with these options has no scan kernel"):
@@ -252,6 +236,173 @@ def test_supports_scan_registry():
         pass
 
     assert not supports_scan(Custom(I, H))
+
+
+# --- padding past each end -------------------------------------------------------------------------------
+EXPLODING = ("elman_relu", "leaky_relu")  # unbounded activations: padded steps overflow with large weights
+
+
+def explode(cell) -> None:
+    """Add 1000 I to every (H, H) block of W_hh: unbounded cells grow ~1000x per step (inf within ~100 steps)."""
+    with torch.no_grad():
+        W = cell.weight_hh.view(-1, H, H)
+        W += 1000 * torch.eye(H, dtype=W.dtype)
+
+
+@pytest.mark.parametrize("exploding", [False, True], ids=["normal", "exploding"])
+@pytest.mark.parametrize("name", sorted(CELLS))
+def test_padding_never_reaches_outputs_states_or_gradients(name, exploding):
+    """Long NaN padding (and, with exploding weights, padded steps that overflow) changes nothing: outputs, final
+    states and every gradient equal those of each sequence run alone, unpadded, on the generic loop."""
+    cell = make(name, seed=7)
+    if exploding:
+        explode(cell)
+    T, lengths = 150, [6, 3, 1]
+    B = len(lengths)
+    valid = time_mask(torch.tensor(lengths), T).unsqueeze(-1)  # (T, B, 1)
+    xp = cell.project_input(torch.randn(T, B, I, dtype=torch.float64)).detach()
+    if exploding and name in EXPLODING:  # the padded steps really overflow when run
+        assert not torch.isfinite(unroll_plain(cell, xp, cell.init_state(B, dtype=torch.float64))[0]).all()
+    xp_loop = xp.masked_fill(~valid, 0.0).requires_grad_()
+    xp_nan = xp.masked_fill(~valid, float("nan")).requires_grad_()
+    s0 = random_state(cell, B)
+    w = torch.linspace(-1.0, 1.0, T * B * cell.output_size, dtype=torch.float64).view(T, B, -1)
+
+    y, s = scan(cell, xp_nan, s0, torch.tensor(lengths))
+    loss = (y * w).sum() + sum(0.5 * (p**3).sum() for p in parts(s))  # w is nonzero past the ends too
+    leaves = [*parts(s0), *cell.parameters()]
+    g_scan = torch.autograd.grad(loss, [xp_nan, *leaves], allow_unused=True)  # input weights are unused
+
+    loss_loop, ys, finals = 0.0, [], []
+    for b, L in enumerate(lengths):  # each sequence alone: its valid steps, its own initial state
+        s0_b = tuple(p[b : b + 1] for p in parts(s0))
+        y_b, s_b = unroll_plain(cell, xp_loop[:L, b : b + 1], s0_b[0] if len(s0_b) == 1 else s0_b)
+        loss_loop = loss_loop + (y_b * w[:L, b : b + 1]).sum() + sum(0.5 * (p**3).sum() for p in parts(s_b))
+        ys.append(y_b)
+        finals.append(parts(s_b))
+    g_loop = torch.autograd.grad(loss_loop, [xp_loop, *leaves], allow_unused=True)
+
+    for b, L in enumerate(lengths):
+        torch.testing.assert_close(y[:L, b : b + 1], ys[b], rtol=1e-12, atol=1e-12)
+        for got, want in zip(parts(s), finals[b]):
+            torch.testing.assert_close(got[b : b + 1], want, rtol=1e-12, atol=1e-12)
+    assert torch.equal(y.masked_select(~valid), torch.zeros(int((~valid).sum()) * cell.output_size).double())
+    names = ["xp", *(f"state{k}" for k in range(len(parts(s0)))), *(n for n, _ in cell.named_parameters())]
+    for n, a, b in zip(names, g_scan, g_loop):
+        assert (a is None) == (b is None), n
+        if a is not None:
+            assert torch.isfinite(a).all(), f"{n}: non-finite gradient"
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10, msg=lambda m, n=n: f"{n}: {m}")
+
+
+@pytest.mark.parametrize("backend", ["auto", "scan"])
+def test_relu_elman_with_growing_weights_and_lengths_has_the_loop_gradients(backend):
+    """The reported case: relu Elman, W_hh = 2 I, biases 1, T = 200, lengths [1, 3], float32: padded steps
+    overflow (2^200), the gradients must stay those of the loop backend."""
+    layers = {b: Recurrent("elman", 3, 3, nonlinearity="relu", backend=b) for b in (backend, "loop")}
+    with torch.no_grad():
+        layers[backend].cells[0].weight_hh.copy_(2 * torch.eye(3))
+        layers[backend].cells[0].bias_ih.fill_(1.0)
+        layers[backend].cells[0].bias_hh.fill_(1.0)
+    layers["loop"].load_state_dict(layers[backend].state_dict())
+    assert layers[backend].paths("cpu", grad=True, batch=2) == ["scan"]
+    torch.manual_seed(0)
+    x = torch.randn(2, 200, 3)
+    grads = {}
+    for b, layer in layers.items():
+        y, (h,) = layer(x, lengths=torch.tensor([1, 3]))
+        (y.sum() + h.sum()).backward()
+        grads[b] = layer.cells[0].weight_hh.grad
+    assert torch.isfinite(grads[backend]).all()
+    torch.testing.assert_close(grads[backend], grads["loop"], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell, kwargs", [("elman", {"nonlinearity": "relu"}), ("lstm", {"peephole": True}),
+                                          ("gru", {}), ("ln_gru", {"reset": "before"})])  # fmt: skip
+def test_recurrent_nan_padded_input_equals_unpadded(cell, kwargs):
+    a, b = twin(cell, "scan", "loop", **kwargs)
+    T, lengths = 30, torch.tensor([30, 4, 1])
+    x = torch.randn(3, T, I, dtype=torch.float64)
+    x_nan = x.masked_fill(~time_mask(lengths, T).t().unsqueeze(-1), float("nan")).requires_grad_()
+    x_zero = x.masked_fill(~time_mask(lengths, T).t().unsqueeze(-1), 0.0).requires_grad_()
+    results = []
+    for layer, inp in ((a, x_nan), (b, x_zero)):
+        y, state = layer(inp, lengths=lengths)
+        loss = y.pow(2).sum() + sum(t.sum() for t in parts(state[0]))
+        results.append((y, parts(state[0]), torch.autograd.grad(loss, [inp, *layer.parameters()])))
+    (y1, s1, g1), (y2, s2, g2) = results
+    torch.testing.assert_close(y1, y2, rtol=0, atol=1e-12)
+    for u, v in zip((*s1, *g1), (*s2, *g2)):
+        assert torch.isfinite(u).all()
+        torch.testing.assert_close(u, v, rtol=1e-11, atol=1e-11)
+
+
+# --- double backward -------------------------------------------------------------------------------------
+def penalty_and_its_gradients(fn, cell, x, s0):
+    """dL/d(x, state, parameters) with create_graph, and the gradients of their squared norm (a gradient penalty)."""
+    y, s = fn(cell.project_input(x), s0)
+    w = torch.linspace(-1.0, 1.0, y.numel(), dtype=y.dtype).view_as(y)
+    loss = (y * w).sum() + sum(0.5 * (p**3).sum() for p in parts(s))
+    leaves = [x, *parts(s0), *cell.parameters()]
+    g = torch.autograd.grad(loss, leaves, create_graph=True)
+    penalty = sum((gi**2).sum() for gi in g)
+    return g, torch.autograd.grad(penalty, leaves, allow_unused=True)
+
+
+@pytest.mark.parametrize("lengths", [None, [5, 2, 4]], ids=["full", "lengths"])
+@pytest.mark.parametrize("name", sorted(CELLS))
+def test_double_backward_matches_loop(name, lengths):
+    cell = make(name, seed=8)
+    T = 5
+    x = torch.randn(T, 3, I, dtype=torch.float64, requires_grad=True)
+    s0 = random_state(cell, 3)
+    L = None if lengths is None else torch.tensor(lengths)
+
+    def loop(xp, s):
+        if L is None:
+            return unroll_plain(cell, xp, s)
+        y, s, _ = unroll(cell, xp, s, UnrollOptions(lengths=L))
+        return y, s
+
+    g1, gg1 = penalty_and_its_gradients(loop, cell, x, s0)
+    g2, gg2 = penalty_and_its_gradients(lambda xp, s: scan(cell, xp, s, L), cell, x, s0)
+    _, _, g_plain = run_and_grad(lambda xp, s: scan(cell, xp, s, L), cell, x, s0)  # hand-written first order
+    names = ["x", *(f"state{k}" for k in range(len(parts(s0)))), *(n for n, _ in cell.named_parameters())]
+    for n, a, b, c in zip(names, g2, g1, g_plain):
+        torch.testing.assert_close(a, b, rtol=1e-11, atol=1e-11, msg=lambda m, n=n: f"d{n}: {m}")
+        torch.testing.assert_close(a, c, rtol=1e-11, atol=1e-11, msg=lambda m, n=n: f"d{n} (plain): {m}")
+    assert any(b is not None and b.abs().max() > 0 for b in gg1)
+    for n, a, b in zip(names, gg2, gg1):
+        assert (a is None) == (b is None), n
+        if a is not None:
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10, msg=lambda m, n=n: f"d penalty/d{n}: {m}")
+
+
+@pytest.mark.parametrize("name", ONE_PER_KERNEL)
+@pytest.mark.parametrize("lengths", [None, [3, 1]], ids=["full", "lengths"])
+def test_gradgradcheck_of_the_function(name, lengths):
+    f, inputs = the_function(name, 9, lengths)
+    assert torch.autograd.gradgradcheck(f, inputs, eps=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("cell, peer", [("elman", "RNN"), ("gru", "GRU")])
+def test_recurrent_auto_supports_gradient_penalties_like_torch(cell, peer):
+    """backend="auto" trains Elman (and small-batch GRU) layers through scan on CPU: a gradient penalty must work
+    and agree with torch.nn's own layer."""
+    torch.manual_seed(0)
+    layer = Recurrent(cell, I, H, num_layers=2).double()
+    assert layer.paths("cpu", grad=True, batch=3) == ["scan", "scan"]
+    ref = layer.to_torch()
+    assert type(ref).__name__ == peer
+    x = torch.randn(3, 6, I, dtype=torch.float64, requires_grad=True)
+    results = []
+    for module in (layer, ref):
+        y, _ = module(x)
+        (gx,) = torch.autograd.grad(y.pow(2).sum(), x, create_graph=True)
+        penalty = gx.pow(2).sum()
+        results.append(torch.autograd.grad(penalty, [x, *module.parameters()]))
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-11)
 
 
 # --- through Recurrent ----------------------------------------------------------------------------------
@@ -377,8 +528,7 @@ def test_auto_on_cpu_trains_through_scan_and_matches_the_fused_kernel(cell, monk
 
 
 @pytest.mark.parametrize("T", [16, 17, 35])
-@pytest.mark.parametrize("name", ["elman_relu", "lstm_peephole", "gru_after", "gru_before", "leaky_learned",
-                                  "ln_lstm", "ln_gru_after", "ln_gru_before"])  # fmt: skip
+@pytest.mark.parametrize("name", ONE_PER_KERNEL)
 def test_scan_matches_loop_across_chunks_of_steps(name, T):
     """The backward computes its factors (and LayerNormLSTM its dW_hh) in chunks of 16 steps: one full chunk,
     a partial one after a full one, and several."""
@@ -388,4 +538,19 @@ def test_scan_matches_loop_across_chunks_of_steps(name, T):
     _, _, g1 = run_and_grad(lambda xp, s: unroll_plain(cell, xp, s), cell, x, s0)
     _, _, g2 = run_and_grad(lambda xp, s: scan(cell, xp, s), cell, x, s0)
     for a, b in zip(g2, g1):
+        torch.testing.assert_close(a, b, rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("name", ONE_PER_KERNEL)
+def test_scan_matches_loop_when_the_recurrent_weight_is_copied_transposed(name):
+    """With B >= 8 and T >= 32 the forward multiplies by a contiguous copy of W_hh^T (not a view)."""
+    T, B = 40, 8
+    W = torch.zeros(3, 2)
+    assert transposed(W, T, B).is_contiguous() and not transposed(W, 31, B).is_contiguous()
+    cell = make(name, seed=10)
+    x = torch.randn(T, B, I, dtype=torch.float64, requires_grad=True)
+    s0 = random_state(cell, B)
+    y1, s1, g1 = run_and_grad(lambda xp, s: unroll_plain(cell, xp, s), cell, x, s0)
+    y2, s2, g2 = run_and_grad(lambda xp, s: scan(cell, xp, s), cell, x, s0)
+    for a, b in zip((y2, *s2, *g2), (y1, *s1, *g1)):
         torch.testing.assert_close(a, b, rtol=1e-11, atol=1e-11)

@@ -55,7 +55,8 @@ class Recurrent(nn.Module):
     hand-written BPTT backward, also with ``lengths``. Everything else (and scan cells while delays, recurrent
     dropout in training, zoneout or teacher forcing are on) runs the generic loop over ``cell.step``.
     ``backend="scan"`` / ``"fused"`` demand their path and error if impossible; ``"loop"`` forces the generic
-    loop (the only path that supports double backward, e.g. gradient penalties, for every cell).
+    loop over ``cell.step``. Every path supports double backward (e.g. gradient penalties); the scan path by
+    recomputing its forward as a differentiable loop when ``create_graph=True``.
 
     Args:
         cell: a registry name (``"elman"``, ``"lstm"``, ``"gru"``, ``"gru_before"``, ``"leaky"``, ``"jordan"``,
@@ -363,10 +364,7 @@ class Recurrent(nn.Module):
             rec_mask = variational_mask(x.shape[1], cell.output_size, self.recurrent_dropout, x)
         plain = history is None and rec_mask is None and teacher is None and self.zoneout == 0
         if plain and self._scan[i] and not autocast_enabled(x.device.type):  # autocast: the loop, op by op
-            y, s = scan(cell, xp, state, lengths)
-            if lengths is not None:
-                y = y.masked_fill(~time_mask(lengths, x.shape[0]).unsqueeze(-1), 0.0)  # zero past each end
-            return y, s
+            return scan(cell, xp, state, lengths)  # zero past each end
         if plain and lengths is None:
             return unroll_plain(cell, xp, state)
         opt = UnrollOptions(
