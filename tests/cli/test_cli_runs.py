@@ -287,3 +287,19 @@ def test_help_has_examples_and_lists_every_set_key():
     assert "--no-tie" in text and "--no-lowercase" in text and "0 = full BPTT" in text
     assert "{" + ",".join(OPTIMIZERS) + "}" in text  # choices come from the registry
     assert "--stop-at-eos" in _help("generate")
+
+
+def test_torchrun_two_processes_train_one_run_folder(tmp_path, corpus):
+    """``torchrun -m unrolled train lm`` end to end on 2 CPU processes: one run folder, written by rank 0 only,
+    that loads and generates; every rank passes the new-folder check although rank 0 may create it first."""
+    run = tmp_path / "ddp"
+    argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+            "-m", "unrolled", "train", "lm", "--data", str(corpus), "--run-dir", str(run), "--epochs", "1",
+            "--sample-length", "0", *SMALL]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("corpus:") == 1  # rank 0 alone prints
+    assert (run / "config.json").is_file() and (run / "best" / "model.safetensors").is_file()
+    steps = [row["step"] for row in csv.DictReader((run / "metrics.csv").open()) if row["split"] == "train"]
+    assert steps == sorted(set(steps))  # one writer: no step logged twice

@@ -201,7 +201,8 @@ def train_lm(
         printer = _silent
     run_dir = Path(run_dir) if run_dir is not None else new_run_dir()
     family = FAMILIES[cfg.model.family]
-    _check_run_dir(run_dir, resume)
+    if main_rank or resume:  # a late rank of a new run would find rank 0's files: only rank 0 checks it is empty
+        _check_run_dir(run_dir, resume)
     if resume and not family.trains:
         raise RunError(f"{run_dir} is a {cfg.model.family} run, fitted in one pass: there is nothing to resume")
     device = resolve_device(cfg.train.device, None if dist is None else dist.local_rank) if family.trains else None
