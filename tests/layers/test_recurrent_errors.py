@@ -298,3 +298,14 @@ def test_input_of_another_dtype_than_the_parameters(cell):
         rec(torch.randn(B, T, I, dtype=torch.float64))
     with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast mixes dtypes on purpose
         rec(torch.randn(B, T, I))
+
+
+def test_the_scan_backend_refuses_autocast_in_one_line():
+    rec = Recurrent("ln_lstm", I, H, backend="scan")
+    with torch.autocast("cpu", dtype=torch.bfloat16), pytest.raises(ValueError, match=r"^scan computes in the "
+                                                                    r"parameters' dtype and cannot run under"):
+        rec(torch.randn(B, T, I))
+    rec, x = Recurrent("ln_lstm", I, H), torch.randn(B, T, I)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # auto: the generic loop, op by op under autocast
+        y, _ = rec(x)
+    torch.testing.assert_close(y.float(), rec(x)[0], atol=0.03, rtol=0.03)  # bfloat16 products, same function

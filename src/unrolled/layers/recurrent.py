@@ -54,9 +54,11 @@ class Recurrent(nn.Module):
     (:mod:`unrolled.layers.scan`): the input projection for all steps in one product, then a time loop with a
     hand-written BPTT backward, also with ``lengths``. Everything else (and scan cells while delays, recurrent
     dropout in training, zoneout or teacher forcing are on) runs the generic loop over ``cell.step``.
-    ``backend="scan"`` / ``"fused"`` demand their path and error if impossible; ``"loop"`` forces the generic
-    loop over ``cell.step``. Every path supports double backward (e.g. gradient penalties); the scan path by
-    recomputing its forward as a differentiable loop when ``create_graph=True``.
+    Under ``torch.autocast`` layers take torch's kernel or the generic loop (the scan path computes in the
+    parameters' dtype only). ``backend="scan"`` / ``"fused"`` demand their path and error if impossible (so
+    ``"scan"`` under autocast); ``"loop"`` forces the generic loop over ``cell.step``. Every path supports
+    double backward (e.g. gradient penalties); the scan path by recomputing its forward as a differentiable
+    loop when ``create_graph=True``.
 
     Args:
         cell: a registry name (``"elman"``, ``"lstm"``, ``"gru"``, ``"gru_before"``, ``"leaky"``, ``"jordan"``,
@@ -363,7 +365,7 @@ class Recurrent(nn.Module):
         if self.recurrent_dropout > 0 and self.training:
             rec_mask = variational_mask(x.shape[1], cell.output_size, self.recurrent_dropout, x)
         plain = history is None and rec_mask is None and teacher is None and self.zoneout == 0
-        if plain and self._scan[i] and not autocast_enabled(x.device.type):  # autocast: the loop, op by op
+        if plain and self._scan[i] and (self.backend == "scan" or not autocast_enabled(x.device.type)):
             return scan(cell, xp, state, lengths)  # zero past each end
         if plain and lengths is None:
             return unroll_plain(cell, xp, state)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from unrolled.cells.base import RecurrentCell, State
+from unrolled.cells.base import RecurrentCell, State, autocast_enabled
 from unrolled.layers.scan.kernel import ScanKernel, Workspace
 from unrolled.layers.scan.registry import SCAN_KERNELS, scan_kernel
 
@@ -195,6 +195,11 @@ def scan(cell: RecurrentCell, xp: Tensor, state: State, lengths: Tensor | None =
     if xp.dim() != 3 or xp.shape[-1] != cell.projected_size:
         G = cell.projected_size
         raise ValueError(f"scan expected projected inputs (T, B, {G}), got {tuple(xp.shape)}")
+    if autocast_enabled(xp.device.type):
+        raise ValueError(
+            "scan computes in the parameters' dtype and cannot run under torch.autocast; expected a call outside "
+            "autocast (Recurrent runs the generic loop under autocast)"
+        )
     T, B = xp.shape[0], xp.shape[1]
     if lengths is not None:
         if lengths.shape != (B,) or lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
