@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from _cell_testkit import TIGHT, rand, randomize
 
 from unrolled.cells import (
     ElmanCell,
@@ -18,21 +19,8 @@ from unrolled.cells import (
 )
 
 B, I, H = 3, 4, 5
-TIGHT = {"rtol": 1e-12, "atol": 1e-13}
 
 
-def rand(seed, *shape):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=g, dtype=torch.float64)
-
-
-def randomize(cell, seed=0, scale=0.6):
-    """Give every parameter (LayerNorm gains and shifts included) random, non-default values."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in cell.parameters():
-            p.copy_(scale * torch.randn(p.shape, generator=g, dtype=p.dtype))
-    return cell
 
 
 # --- Elman ---------------------------------------------------------------------------------------------------

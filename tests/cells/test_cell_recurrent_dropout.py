@@ -6,6 +6,7 @@ exactly those places (float64), and the interpolating cells (GRU, layer-norm GRU
 import pytest
 import torch
 import torch.nn.functional as F
+from _cell_testkit import TIGHT, rand, randomize
 
 from unrolled.cells import (
     ElmanCell,
@@ -18,20 +19,8 @@ from unrolled.cells import (
 )
 
 B, I, H = 4, 3, 5
-TIGHT = {"rtol": 1e-12, "atol": 1e-13}
 
 
-def rand(seed, *shape):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=g, dtype=torch.float64)
-
-
-def randomize(cell, seed=0, scale=0.6):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in cell.parameters():
-            p.copy_(scale * torch.randn(p.shape, generator=g, dtype=p.dtype))
-    return cell
 
 
 def random_state(cell, seed):

@@ -7,29 +7,14 @@ import subprocess
 import sys
 
 import pytest
+from _cli_testkit import SMALL, TEXT, run_cli
 
 from unrolled.cli import main
-
-TEXT = "".join(f"row {i % 5} of the tiny corpus, number {i % 9}.\n" for i in range(80))
-SMALL = ["--hidden", "12", "--embed", "6", "--layers", "1", "--batch-size", "4", "--bptt", "12", "--no-progress"]
-
-
-@pytest.fixture()
-def corpus(tmp_path):
-    path = tmp_path / "tiny.txt"
-    path.write_text(TEXT, encoding="utf-8")
-    return path
-
-
-def _run(capsys, *argv):
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_every_command_on_tiny_data(tmp_path, corpus, capsys):
     run = tmp_path / "run"
-    code, out, _ = _run(
+    code, out, _ = run_cli(
         capsys,
         "train",
         "lm",
@@ -44,16 +29,16 @@ def test_every_command_on_tiny_data(tmp_path, corpus, capsys):
         *SMALL,
     )
     assert code == 0 and "sample" in out and f"unrolled generate {run}" in out
-    code, out, _ = _run(capsys, "generate", str(run), "--prime", "row", "--length", "20", "--seed", "1")
+    code, out, _ = run_cli(capsys, "generate", str(run), "--prime", "row", "--length", "20", "--seed", "1")
     assert code == 0 and out.startswith("row")
-    again = _run(capsys, "generate", str(run), "--prime", "row", "--length", "20", "--seed", "1")[1]
+    again = run_cli(capsys, "generate", str(run), "--prime", "row", "--length", "20", "--seed", "1")[1]
     assert again == out
-    code, out, _ = _run(capsys, "evaluate", str(run), "--data", str(corpus), "--json")
+    code, out, _ = run_cli(capsys, "evaluate", str(run), "--data", str(corpus), "--json")
     result = json.loads(out)
     assert code == 0 and result["tokens"] == len(TEXT) - 1 and result["perplexity"] > 1
-    code, out, _ = _run(capsys, "info", str(run))
+    code, out, _ = run_cli(capsys, "info", str(run))
     assert code == 0 and "rnn lstm, 1 x 12" in out
-    code, out, _ = _run(capsys, "info", str(run), "--json")
+    code, out, _ = run_cli(capsys, "info", str(run), "--json")
     assert json.loads(out)["model"]["hidden"] == 12
 
 
@@ -68,7 +53,7 @@ BASELINE_FLAGS = {
 @pytest.mark.parametrize("family", ["ngram", "fixed_window"])
 def test_baselines_train_and_evaluate(tmp_path, corpus, capsys, family):
     run = tmp_path / family
-    code, _, _ = _run(
+    code, _, _ = run_cli(
         capsys,
         "train",
         "lm",
@@ -81,7 +66,7 @@ def test_baselines_train_and_evaluate(tmp_path, corpus, capsys, family):
         *BASELINE_FLAGS[family],
     )
     assert code == 0
-    code, out, _ = _run(capsys, "evaluate", str(run), "--data", str(corpus))
+    code, out, _ = run_cli(capsys, "evaluate", str(run), "--data", str(corpus))
     assert code == 0 and "perplexity" in out
 
 
@@ -93,7 +78,7 @@ def test_config_file_flags_and_set_precedence(tmp_path, corpus, capsys):
         encoding="utf-8",
     )
     run = tmp_path / "run"
-    code, _, _ = _run(
+    code, _, _ = run_cli(
         capsys,
         "train",
         "lm",
@@ -118,8 +103,9 @@ def test_config_file_flags_and_set_precedence(tmp_path, corpus, capsys):
 
 def test_generate_defaults_to_latest_run(tmp_path, corpus, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert _run(capsys, "train", "lm", "--data", str(corpus), "--epochs", "1", "--sample-length", "0", *SMALL)[0] == 0
-    code, out, _ = _run(capsys, "generate", "--length", "5", "--prime", "row")
+    argv = ["train", "lm", "--data", str(corpus), "--epochs", "1", "--sample-length", "0", *SMALL]
+    assert run_cli(capsys, *argv)[0] == 0
+    code, out, _ = run_cli(capsys, "generate", "--length", "5", "--prime", "row")
     assert code == 0 and out.startswith("row")
 
 
@@ -150,20 +136,20 @@ def test_bad_flags_give_one_line_errors(capsys):
     ],
 )
 def test_bad_values_give_one_line_errors(capsys, argv, match):
-    code, _, err = _run(capsys, *argv)
+    code, _, err = run_cli(capsys, *argv)
     assert code == 2 and err.count("\n") == 1 and match in err, err
 
 
 def test_bad_data_files(tmp_path, capsys):
     bad = tmp_path / "latin1.txt"
     bad.write_bytes("caf\xe9 ".encode("latin-1") * 100)
-    code, _, err = _run(capsys, "train", "lm", "--data", str(bad), *SMALL)
+    code, _, err = run_cli(capsys, "train", "lm", "--data", str(bad), *SMALL)
     assert code == 2 and "latin1.txt" in err and "UTF-8" in err and err.count("\n") == 1
     empty = tmp_path / "empty.txt"
     empty.write_text("", encoding="utf-8")
-    code, _, err = _run(capsys, "train", "lm", "--data", str(empty), *SMALL)
+    code, _, err = run_cli(capsys, "train", "lm", "--data", str(empty), *SMALL)
     assert code == 2 and "empty" in err and err.count("\n") == 1
-    code, _, err = _run(capsys, "train", "lm", "--data", str(tmp_path / "nope.txt"), *SMALL)
+    code, _, err = run_cli(capsys, "train", "lm", "--data", str(tmp_path / "nope.txt"), *SMALL)
     assert code == 2 and "nope.txt" in err
 
 

@@ -11,36 +11,21 @@ import subprocess
 import sys
 
 import pytest
+from _cli_testkit import SMALL, TEXT, run_cli
 
 from unrolled.cli import BUILTIN_BUDGET_S, BUILTIN_EPOCHS, BUILTIN_SAMPLE_EVERY, main, resolve_lm_config
 from unrolled.config_io import ConfigError
 
-TEXT = "".join(f"row {i % 5} of the tiny corpus, number {i % 9}.\n" for i in range(80))
-SMALL = ["--hidden", "12", "--embed", "6", "--layers", "1", "--batch-size", "4", "--bptt", "12", "--no-progress"]
-
-
-@pytest.fixture()
-def corpus(tmp_path):
-    path = tmp_path / "tiny.txt"
-    path.write_text(TEXT, encoding="utf-8")
-    return path
-
-
-def _run(capsys, *argv):
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
 
 def _train(capsys, corpus, run, *extra):
     argv = ["train", "lm", "--data", str(corpus), "--run-dir", str(run), "--sample-length", "0", *SMALL, *extra]
-    code, out, err = _run(capsys, *argv)
+    code, out, err = run_cli(capsys, *argv)
     assert code == 0, err
     return out
 
 
 def _one_line(capsys, argv, match):
-    code, _, err = _run(capsys, *argv)
+    code, _, err = run_cli(capsys, *argv)
     assert code == 2 and err.count("\n") == 1 and match in err, err
     return err
 
@@ -59,11 +44,11 @@ def trained(tmp_path, corpus, capsys):
 
 def test_resume_continues_with_the_losses_of_an_uninterrupted_run(tmp_path, corpus, capsys, trained):
     _train(capsys, corpus, tmp_path / "full", "--epochs", "2")
-    code, out, _ = _run(capsys, "train", "lm", "--resume", str(trained), "--epochs", "2")
+    code, out, _ = run_cli(capsys, "train", "lm", "--resume", str(trained), "--epochs", "2")
     assert code == 0 and "stopped: completed after" in out
     assert _valid_losses(trained) == _valid_losses(tmp_path / "full") and len(_valid_losses(trained)) == 2
     assert json.loads((trained / "config.json").read_text())["train"]["epochs"] == 2  # the extension is saved
-    code, out, _ = _run(capsys, "train", "lm", "--resume", str(trained))
+    code, out, _ = run_cli(capsys, "train", "lm", "--resume", str(trained))
     assert code == 0 and f"nothing to do: {trained} has reached epochs = 2 (pass --epochs N to train longer)" in out
 
 
@@ -78,7 +63,7 @@ def test_resume_refuses_a_changed_text_and_accepts_the_same_text_elsewhere(tmp_p
     _one_line(capsys, ["train", "lm", "--resume", str(trained), "--epochs", "2"], "changed since the run started")
     moved = tmp_path / "moved.txt"
     moved.write_text(TEXT, encoding="utf-8")
-    code, _, err = _run(capsys, "train", "lm", "--resume", str(trained), "--epochs", "2", "--data", str(moved))
+    code, _, err = run_cli(capsys, "train", "lm", "--resume", str(trained), "--epochs", "2", "--data", str(moved))
     assert code == 0, err
 
 
@@ -87,12 +72,12 @@ def test_max_time_is_a_budget_per_session(tmp_path, corpus, capsys):
     out = _train(capsys, corpus, run, "--epochs", "50", "--max-time", "1")
     assert "stopped: max_time after" in out and f"'unrolled train lm --resume {run}' trains another 1 s" in out
     steps = int(out.split("stopped: max_time after ")[1].split()[0])
-    code, out, _ = _run(capsys, "train", "lm", "--resume", str(run))
+    code, out, _ = run_cli(capsys, "train", "lm", "--resume", str(run))
     assert code == 0 and int(out.split("stopped: max_time after ")[1].split()[0]) > steps
 
 
 def test_evaluate_reports_exact_perplexity_and_bits(capsys, corpus, trained):
-    code, out, _ = _run(capsys, "evaluate", str(trained), "--data", str(corpus), "--json", "--batch-size", "3")
+    code, out, _ = run_cli(capsys, "evaluate", str(trained), "--data", str(corpus), "--json", "--batch-size", "3")
     result = json.loads(out)
     assert code == 0 and result["tokens"] == 3 * (len(TEXT) // 3 - 1)
     assert result["perplexity"] == math.exp(result["loss_nats"])
@@ -106,14 +91,14 @@ def test_word_runs_show_perplexity_not_bpc(tmp_path, corpus, capsys):
     with (run / "metrics.csv").open() as f:
         row = next(r for r in csv.DictReader(f) if r["split"] == "valid")
     assert float(row["metric"]) == pytest.approx(math.exp(float(row["loss"])), rel=1e-12)
-    code, out, _ = _run(capsys, "evaluate", str(run), "--data", str(corpus), "--json")
+    code, out, _ = run_cli(capsys, "evaluate", str(run), "--data", str(corpus), "--json")
     result = json.loads(out)
     assert "bpc" not in result and result["bits_per_word"] == result["loss_nats"] / math.log(2)
 
 
 def test_a_huge_loss_prints_an_infinite_perplexity(tmp_path, corpus, capsys):
     run = tmp_path / "huge"
-    code, out, err = _run(
+    code, out, err = run_cli(
         capsys, "train", "lm", "--data", str(corpus), "--run-dir", str(run), "--epochs", "1", "--optimizer", "sgd",
         "--lr", "1e35", "--sample-length", "0", *SMALL,
     )  # fmt: skip
@@ -121,10 +106,10 @@ def test_a_huge_loss_prints_an_infinite_perplexity(tmp_path, corpus, capsys):
 
 
 def test_generate_warns_about_unknown_prime_characters_and_echoes_the_prime(capsys, trained):
-    code, out, err = _run(capsys, "generate", str(trained), "--prime", "row ü€", "--length", "5")
+    code, out, err = run_cli(capsys, "generate", str(trained), "--prime", "row ü€", "--length", "5")
     assert code == 0 and out.startswith("row ü€") and len(out) == len("row ü€") + 5 + 1
     assert err == f"unrolled: warning: the prime has characters that {trained} never saw, read as <unk>: 'ü', '€'\n"
-    code, out, err = _run(capsys, "generate", str(trained), "--prime", "row", "--length", "5")
+    code, out, err = run_cli(capsys, "generate", str(trained), "--prime", "row", "--length", "5")
     assert code == 0 and err == ""
 
 
@@ -233,10 +218,10 @@ def test_debug_shows_the_traceback_and_bugs_are_not_hidden(capsys, monkeypatch):
 
 def test_errors_are_printed_once_under_torchrun(capsys, monkeypatch):
     monkeypatch.setenv("RANK", "1")
-    code, _, err = _run(capsys, "train", "lm", "--layers", "0")
+    code, _, err = run_cli(capsys, "train", "lm", "--layers", "0")
     assert code == 2 and err == ""
     monkeypatch.setenv("RANK", "0")
-    code, _, err = _run(capsys, "train", "lm", "--layers", "0")
+    code, _, err = run_cli(capsys, "train", "lm", "--layers", "0")
     assert code == 2 and err.count("\n") == 1
 
 
