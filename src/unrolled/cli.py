@@ -455,20 +455,14 @@ def _check_family_flags(family_name: str, given: dict[str, Any]) -> None:
 def resolve_lm_config(args: argparse.Namespace):
     """defaults < config file < flags < --set, then typed and checked."""
     from unrolled.config_io import ConfigError, apply_overrides, load_config_file
-    from unrolled.tasks.lm.config import SECTIONS, build_run_config, default_raw_config
+    from unrolled.tasks.lm.config import SECTIONS, build_run_config, check_sections, default_raw_config
 
     raw = default_raw_config()
     explicit: set[str] = set()
     config = getattr(args, "config", None)
     if config:
         loaded = load_config_file(config)
-        for name in SECTIONS:
-            if name in loaded and not isinstance(loaded[name], dict):
-                value = loaded[name]
-                raise ConfigError(
-                    f"{config}: section '{name}' must be a table of settings ([{name}] in TOML, '{name}:' in YAML), "
-                    f"got {type(value).__name__} {value!r}"
-                )
+        check_sections(loaded, source=config)
         explicit |= {f"{s}.{k}" for s, table in loaded.items() if isinstance(table, dict) for k in table}
         raw = _deep_merge(raw, loaded)
     given = _given_flags(args)

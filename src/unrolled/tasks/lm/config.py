@@ -249,15 +249,21 @@ def default_raw_config() -> dict[str, dict[str, Any]]:
     return raw
 
 
-def build_run_config(raw: dict[str, Any]) -> LMRunConfig:
-    """The typed, checked config of a dict of sections, with the tokenizer-dependent defaults resolved once."""
+def check_sections(raw: dict[str, Any], source: str | None = None) -> None:
+    """One-line ConfigError unless every known section of ``raw`` is a table (``source``: the file it came from)."""
     for name in SECTIONS:
         if name in raw and not isinstance(raw[name], dict):
             value = raw[name]
+            where = f"{source}: section" if source else "config section"
             raise ConfigError(
-                f"config section '{name}' must be a table of settings (e.g. [{name}] in TOML, or --set "
+                f"{where} '{name}' must be a table of settings (e.g. [{name}] in TOML, '{name}:' in YAML, or --set "
                 f"{name}.KEY=VALUE), got {type(value).__name__} {value!r}"
             )
+
+
+def build_run_config(raw: dict[str, Any]) -> LMRunConfig:
+    """The typed, checked config of a dict of sections, with the tokenizer-dependent defaults resolved once."""
+    check_sections(raw)
     train = raw.get("train")
     if isinstance(train, dict) and "metric" not in train:
         tokenizer = (raw.get("data") or {}).get("tokenizer", "char")
