@@ -9,12 +9,8 @@ from unrolled.layers.scan.kernel import (
     ChunkedGradWeight,
     ScanKernel,
     Workspace,
-    grad_weight,
-    grad_weight_reset_before,
-    ln_grads,
     memory_factors,
     mm_into,
-    normalized,
     previous_chunk,
     slots,
     steps,
@@ -140,7 +136,19 @@ class LayerNormLSTMScan(ScanKernel):
 
 class LayerNormGRUScan(ScanKernel):
     r"""Layer-normalised GRU (Ba et al. 2016), both resets. "after": LN of the recurrent product's r, z rows
-    and n rows; "before": LN of :math:`W_{h\{r,z\}} h` and of the second product :math:`W_{hn}(r \odot h)`."""
+    and n rows; "before": LN of :math:`W_{h\{r,z\}} h` and of the second product :math:`W_{hn}(r \odot h)`.
+
+    The two LayerNorm inputs are computed by two products into contiguous per-step buffers (ATen's LayerNorm
+    and its backward copy a strided input first). Backward ("after"), with :math:`k_n = (1 - z)(1 - n^2)` and
+    :math:`\ell = \mathrm{LN}(W_{hn} h_{t-1})`: :math:`\delta_{xn} = \bar h k_n`, :math:`\bar\ell = \bar h k_n r`,
+    :math:`\delta_{xr} = \bar h k_n \ell\, r(1 - r)`, :math:`\delta_{xz} = \bar h (h_{t-1} - n) z(1 - z)`; the
+    two LayerNorm backwards turn :math:`\bar\ell` and :math:`\delta_{x\{r,z\}}` into the gradients
+    :math:`\delta_{hn}, \delta_{h\{r,z\}}` at the products, and :math:`\bar h_{t-1} = \delta_h W_{hh} + \bar h z`.
+    The per-step factors and gradients live in reused chunk-sized buffers (the r, z rows contiguous, as the
+    LayerNorm backward reads them) and are copied into dL/dxp once per chunk. For both resets
+    :math:`\partial L/\partial W_{hh}` is accumulated once per chunk of steps, and the gradients of the LayerNorm
+    gains and shift come out of the per-step LayerNorm backward, summed after the loop.
+    """
 
     saved_keys = ("hrz", "hn", "rz", "n", "m1", "r1", "m2", "r2")
 
@@ -150,19 +158,19 @@ class LayerNormGRUScan(ScanKernel):
         super().__init__(cell)
         self.after = cell.reset == "after"
         self.eps_rz, self.eps_n = cell.ln_hrz.eps, cell.ln_hn.eps
+        self.shape_rz, self.shape_n = (2 * self.H,), (self.H,)
 
     def workspace(self, xp, state0, P, save):
         T, B, _ = xp.shape
         H = self.H
-        Wt = transposed(P[0], T, B)
-        ws: Workspace = {"P": P, "Wrz_t": Wt[:, : 2 * H], "Wn_t": Wt[:, 2 * H :], "Wt": Wt}
-        if self.after:
-            ws["hp"], ws["hp_t"] = slots(T, save, (B, 3 * H), xp)  # W_hh h: r, z, n rows
-        else:
-            ws["hrz"], ws["hrz_t"] = slots(T, save, (B, 2 * H), xp)
-            ws["hn"], ws["hn_t"] = slots(T, save, (B, H), xp)
+        W = P[0]
+        ws: Workspace = {"P": P, "Wrz_t": transposed(W[: 2 * H], T, B), "Wn_t": transposed(W[2 * H :], T, B)}
+        ws["hrz"], ws["hrz_t"] = slots(T, save, (B, 2 * H), xp)  # W_h{r,z} h (after) or its product (before)
+        ws["hn"], ws["hn_t"] = slots(T, save, (B, H), xp)  # W_hn h (after) or W_hn (r h) (before)
         ws["rz"], ws["rz_t"] = slots(T, save, (B, 2 * H), xp)
         ws["n"], ws["n_t"] = slots(T, save, (B, H), xp)
+        ws["r_t"], ws["z_t"] = steps(ws["rz"][:, :, :H]), steps(ws["rz"][:, :, H:])
+        ws["xrz_t"], ws["xn_t"] = xp[:, :, : 2 * H].unbind(0), xp[:, :, 2 * H :].unbind(0)  # views of xp, made once
         for key in ("m1", "r1", "m2", "r2"):  # LayerNorm means and reciprocal deviations, per step
             ws[key] = [None] * T
         ws["save"] = save
@@ -170,24 +178,24 @@ class LayerNormGRUScan(ScanKernel):
 
     def fstep(self, t, xp_t, state, ws, out_t):
         h = state[0]
-        H = self.H
         _, a_rz, a_n, b_n = ws["P"]
         k = t % len(ws["rz_t"])
-        rz, n = ws["rz_t"][k], ws["n_t"][k]
+        rz, n, r = ws["rz_t"][k], ws["n_t"][k], ws["r_t"][k]
         if self.after:
-            hp = torch.mm(h, ws["Wt"], out=ws["hp_t"][k])
-            lrz, m1, r1 = torch.native_layer_norm(hp[:, : 2 * H], (2 * H,), a_rz, None, self.eps_rz)
-            torch.add(lrz, xp_t[:, : 2 * H], out=rz).sigmoid_()
-            ln, m2, r2 = torch.native_layer_norm(hp[:, 2 * H :], (H,), a_n, b_n, self.eps_n)
-            torch.addcmul(xp_t[:, 2 * H :], rz[:, :H], ln, out=n).tanh_()
+            hrz = torch.mm(h, ws["Wrz_t"], out=ws["hrz_t"][k])
+            hn = torch.mm(h, ws["Wn_t"], out=ws["hn_t"][k])
+            lrz, m1, r1 = torch.native_layer_norm(hrz, self.shape_rz, a_rz, None, self.eps_rz)
+            torch.add(lrz, ws["xrz_t"][t], out=rz).sigmoid_()
+            ln, m2, r2 = torch.native_layer_norm(hn, self.shape_n, a_n, b_n, self.eps_n)
+            torch.addcmul(ws["xn_t"][t], r, ln, out=n).tanh_()
         else:
             hrz = torch.mm(h, ws["Wrz_t"], out=ws["hrz_t"][k])
-            lrz, m1, r1 = torch.native_layer_norm(hrz, (2 * H,), a_rz, None, self.eps_rz)
-            torch.add(lrz, xp_t[:, : 2 * H], out=rz).sigmoid_()
-            hn = torch.mm(rz[:, :H] * h, ws["Wn_t"], out=ws["hn_t"][k])
-            ln, m2, r2 = torch.native_layer_norm(hn, (H,), a_n, b_n, self.eps_n)
-            torch.add(ln, xp_t[:, 2 * H :], out=n).tanh_()
-        torch.lerp(n, h, rz[:, H:], out=out_t)
+            lrz, m1, r1 = torch.native_layer_norm(hrz, self.shape_rz, a_rz, None, self.eps_rz)
+            torch.add(lrz, ws["xrz_t"][t], out=rz).sigmoid_()
+            hn = torch.mm(r * h, ws["Wn_t"], out=ws["hn_t"][k])
+            ln, m2, r2 = torch.native_layer_norm(hn, self.shape_n, a_n, b_n, self.eps_n)
+            torch.add(ln, ws["xn_t"][t], out=n).tanh_()
+        torch.lerp(n, h, ws["z_t"][k], out=out_t)
         if ws["save"]:
             ws["m1"][t], ws["r1"][t], ws["m2"][t], ws["r2"][t] = m1, r1, m2, r2
         return (out_t,)
@@ -195,22 +203,34 @@ class LayerNormGRUScan(ScanKernel):
     def pack(self, ws: Workspace) -> None:
         for key in ("m1", "r1", "m2", "r2"):
             ws[key] = torch.stack(ws[key])  # (T, B, 1)
-        if self.after:  # name the two LayerNorm inputs alike for both resets
-            H = self.H
-            ws["hrz"], ws["hn"] = ws["hp"][:, :, : 2 * H], ws["hp"][:, :, 2 * H :]
 
     def begin_backward(self, ws, state0, out):
         T, B, H = ws["n"].shape
-        ws["dX"] = out.new_empty(T, B, 3 * H)
-        ws["dX_t"] = steps(ws["dX"])
-        ws["dln"] = ws["dX"][:, :, 2 * H :] if not self.after else out.new_empty(T, B, H)
-        ws["dln_t"] = steps(ws["dln"])
-        ws["dH"] = out.new_empty(T, B, 3 * H)  # gradients at the products' outputs: r, z rows, n rows
-        ws["dH_t"] = steps(ws["dH"])
-        for key in ("hrz", "hn", "m1", "r1", "m2", "r2"):
-            ws[key + "_s"] = steps(ws[key])
         W = ws["P"][0]
         ws["Wrz"], ws["Wn"] = W[: 2 * H], W[2 * H :]
+        ws["dX"] = out.new_empty(T, B, 3 * H)
+        for key in ("hrz", "hn", "m1", "r1", "m2", "r2"):
+            ws[key + "_s"] = steps(ws[key])
+        ws["z_s"] = steps(ws["rz"][:, :, H:])
+        needs = ws["needs"]
+        ws["mask_rz"], ws["mask_n"] = (True, needs[1], False), (True, needs[2], needs[3])
+        ws["ln_grads"] = []  # per step (da_rz, da_n, db_n), summed after the loop
+        ws["dW"] = W.new_zeros(W.shape) if needs[0] else None
+        n = min(self.chunk, T)  # reused by every chunk: factors, per-step gradients
+        if self.after:
+            ws["one"], ws["tmp"] = out.new_ones(()), out.new_empty(n, B, H)
+            ws["Krz"], ws["Krz_t"] = slots(n, True, (B, 2, H), out)  # dh -> dxp: r, z
+            ws["Knl"], ws["Knl_t"] = slots(n, True, (2, B, H), out)  # dh -> dxp_n, dh -> d LN(W_hn h)
+            ws["Drz"] = out.new_empty(n, B, 2 * H)  # dxp_{r,z}: the gradient at LN(W_h{r,z} h), contiguous
+            ws["Dnl"] = out.new_empty(n, 2, B, H)  # dxp_n and the gradient at LN(W_hn h)
+            ws["Drz_t"], ws["Drz3_t"] = steps(ws["Drz"]), steps(ws["Drz"].view(n, B, 2, H))
+            ws["Dnl_t"], ws["dln_t"] = steps(ws["Dnl"]), steps(ws["Dnl"][:, 1])
+            Gh = ws["Gh"] = out.new_empty(n, B, 3 * H)  # the gradients at W_hh h: r, z rows, n rows
+            ws["Gh_t"], ws["Ghrz_t"], ws["Ghn_t"] = steps(Gh), steps(Gh[:, :, : 2 * H]), steps(Gh[:, :, 2 * H :])
+        else:
+            ws["dX_t"], ws["r_s"] = steps(ws["dX"]), steps(ws["rz"][:, :, :H])
+            ws["dhrz_l"], ws["dhn_l"] = [None] * n, [None] * n  # the products' gradients of the chunk's steps
+            ws["Grz"], ws["Gn"] = out.new_empty(n, B, 2 * H), out.new_empty(n, B, H)
 
     def factors(self, ws, state0, out, t0, t1):
         RZ, N = ws["rz"][t0:t1], ws["n"][t0:t1]
@@ -218,52 +238,75 @@ class LayerNormGRUScan(ScanKernel):
         _, a_rz, a_n, b_n = ws["P"]
         r, z = RZ[:, :, :H], RZ[:, :, H:]
         hp = previous_chunk(state0[0], out, t0, t1)
-        K = RZ.new_empty(n_, B, 3, H)  # dh -> dxp: r (after only), z, n
-        kn = update_gate_factors(z, N, hp, K[:, :, 1], K[:, :, 2])
+        ws["hprev"], ws["t1"] = hp, t1
         if self.after:
-            hn, m2, r2 = ws["hn"][t0:t1], ws["m2"][t0:t1], ws["r2"][t0:t1]
-            ln = torch.addcmul(b_n, normalized(hn, m2, r2), a_n)  # LN(W_hn h)
-            torch.mul(kn * ln, r - r * r, out=K[:, :, 0])
-            ws["Kln"] = steps(kn * r)  # dh -> d LN(W_hn h)
+            tmp = ws["tmp"][:n_]
+            Krz, Knl = ws["Krz"][:n_], ws["Knl"][:n_]
+            kn = Knl[:, 0]
+            torch.addcmul(z, z, z, value=-1, out=tmp)  # z (1 - z)
+            torch.sub(hp, N, out=Krz[:, :, 1]).mul_(tmp)  # (h_{t-1} - n) z (1 - z)
+            torch.addcmul(ws["one"], N, N, value=-1, out=tmp)  # 1 - n^2
+            torch.addcmul(tmp, tmp, z, value=-1, out=kn)  # k_n = (1 - z)(1 - n^2)
+            torch.mul(kn, r, out=Knl[:, 1])  # dh -> d LN(W_hn h)
+            torch.sub(ws["hn"][t0:t1], ws["m2"][t0:t1], out=tmp).mul_(ws["r2"][t0:t1])
+            torch.addcmul(b_n, tmp, a_n, out=tmp)  # LN(W_hn h)
+            torch.addcmul(r, r, r, value=-1, out=Krz[:, :, 0]).mul_(kn).mul_(tmp)  # k_n LN(W_hn h) r (1 - r)
         else:
-            ws["Kr"] = steps(hp * (r - r * r))  # d(r h) -> d r_pre
-            ws["r"] = steps(r)
-        ws.update(K=steps(K), z=steps(z))
+            K = RZ.new_empty(n_, B, 2, H)  # dh -> dxp: z, n
+            update_gate_factors(z, N, hp, K[:, :, 0], K[:, :, 1])
+            ws.update(K=steps(K), Kr=steps(hp * (r - r * r)))  # Kr: d(r h) -> d r_pre
 
     def bstep(self, t, dh, drest, dy_prev, ws):
-        H = self.H
-        W, a_rz, a_n, b_n = ws["P"]
-        dX, dH = ws["dX_t"][t], ws["dH_t"][t]  # (B, 3H) each
+        _, a_rz, a_n, b_n = ws["P"]
         k = t - ws["t0"]
-        mask = (True, False, False)
         if self.after:
-            torch.mul(dh.unsqueeze(1), ws["K"][k], out=dX.view(-1, 3, H))
-            dln = torch.mul(dh, ws["Kln"][k], out=ws["dln_t"][t])
+            torch.mul(dh.unsqueeze(1), ws["Krz_t"][k], out=ws["Drz3_t"][k])
+            torch.mul(dh, ws["Knl_t"][k], out=ws["Dnl_t"][k])
+            drz_in, dln = ws["Drz_t"][k], ws["dln_t"][k]
         else:
-            torch.mul(dh.unsqueeze(1), ws["K"][k][:, 1:], out=dX[:, H:].view(-1, 2, H))
-            dln = dX[:, 2 * H :]
-        dhn = _layer_norm_backward(dln, ws["hn_s"][t], (H,), ws["m2_s"][t], ws["r2_s"][t], a_n, b_n, mask)[0]
-        dH[:, 2 * H :] = dhn
+            dX = ws["dX_t"][t]  # (B, 3H)
+            torch.mul(dh.unsqueeze(1), ws["K"][k], out=dX[:, self.H :].view(-1, 2, self.H))
+            dln = dX[:, 2 * self.H :]
+        dhn, da_n, db_n = _layer_norm_backward(
+            dln, ws["hn_s"][t], self.shape_n, ws["m2_s"][t], ws["r2_s"][t], a_n, b_n, ws["mask_n"]
+        )
         if not self.after:
             drh = torch.mm(dhn, ws["Wn"])  # dL/d(r h): (B, H)
-            torch.mul(drh, ws["Kr"][k], out=dX[:, :H])
-        drz = _layer_norm_backward(
-            dX[:, : 2 * H], ws["hrz_s"][t], (2 * H,), ws["m1_s"][t], ws["r1_s"][t], a_rz, None, mask
-        )[0]
-        dH[:, : 2 * H] = drz
+            torch.mul(drh, ws["Kr"][k], out=dX[:, : self.H])
+            drz_in = dX[:, : 2 * self.H]
+            dh_prev = drh.mul_(ws["r_s"][t]) if dy_prev is None else torch.addcmul(dy_prev, drh, ws["r_s"][t])
+        dhrz, da_rz, _ = _layer_norm_backward(
+            drz_in, ws["hrz_s"][t], self.shape_rz, ws["m1_s"][t], ws["r1_s"][t], a_rz, None, ws["mask_rz"]
+        )
         if self.after:
-            dh_prev = mm_into(dy_prev, dH, W)
+            ws["Ghrz_t"][k].copy_(dhrz)
+            ws["Ghn_t"][k].copy_(dhn)
+            dh_prev = mm_into(dy_prev, ws["Gh_t"][k], ws["P"][0])
         else:
-            dh_prev = mm_into(dy_prev, drz, ws["Wrz"]).addcmul_(drh, ws["r"][k])
-        return dh_prev.addcmul_(dh, ws["z"][k]), ()
+            dh_prev.addmm_(dhrz, ws["Wrz"])
+            ws["dhrz_l"][k], ws["dhn_l"][k] = dhrz, dhn
+        ws["ln_grads"].append((da_rz, da_n, db_n))
+        if k == 0:  # the chunk t .. t1 - 1 is done
+            self._end_chunk(ws, t, ws["t1"])
+        return dh_prev.addcmul_(dh, ws["z_s"][t]), ()
+
+    def _end_chunk(self, ws, t0, t1):
+        """Copy the chunk's input gradients into dL/dxp ("after") and add its share of dW_hh."""
+        n, H = t1 - t0, self.H
+        dW = ws["dW"]
+        if self.after:
+            dX = ws["dX"][t0:t1]
+            dX[:, :, : 2 * H].copy_(ws["Drz"][:n])
+            dX[:, :, 2 * H :].copy_(ws["Dnl"][:n, 0])
+            if dW is not None:
+                dW.addmm_(ws["Gh"][:n].view(-1, 3 * H).t(), ws["hprev"].reshape(-1, H))
+        elif dW is not None:
+            Grz = torch.stack(ws["dhrz_l"][:n], out=ws["Grz"][:n]).view(-1, 2 * H)
+            Gn = torch.stack(ws["dhn_l"][:n], out=ws["Gn"][:n]).view(-1, H)
+            hp = ws["hprev"].reshape(-1, H)
+            dW[: 2 * H].addmm_(Grz.t(), hp)
+            dW[2 * H :].addmm_(Gn.t(), (ws["rz"][t0:t1, :, :H] * ws["hprev"]).view(-1, H))
 
     def finish(self, ws, state0, out, needs):
-        dX, dH = ws["dX"], ws["dH"]
-        H = self.H
-        dW = None
-        if needs[0]:
-            h0 = state0[0]
-            dW = grad_weight(dH, h0, out) if self.after else grad_weight_reset_before(dH, ws["rz"], h0, out)
-        da_rz, _ = ln_grads(dX[:, :, : 2 * H], ws["hrz"], ws["m1"], ws["r1"], needs[1], False)
-        da_n, db_n = ln_grads(ws["dln"], ws["hn"], ws["m2"], ws["r2"], needs[2], needs[3])
-        return dX, (dW, da_rz, da_n, db_n)
+        sums = (None if g[0] is None else torch.stack(g).sum(0) for g in zip(*ws["ln_grads"]))
+        return ws["dX"], (ws["dW"], *sums)
