@@ -235,11 +235,11 @@ class Recurrent(nn.Module):
             return False
         if self.backend == "fused":
             return True
+        if autocast_enabled(x.device.type):  # the scan path computes in the parameters' dtype only
+            return True
         cells = list(self.cells[layer * self.num_directions : (layer + 1) * self.num_directions])
         params = (p for c in cells for p in c.parameters())
         needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params))
-        if autocast_enabled(x.device.type):  # the scan path computes in the parameters' dtype only
-            return True
         return not prefer_scan_over_fused(cells, x, batch, needs_grad)
 
     def paths(self, device: torch.device | str = "cpu", grad: bool = True, batch: int = 1) -> list[str]:

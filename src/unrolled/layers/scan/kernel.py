@@ -131,21 +131,14 @@ class ChunkedGradWeight:
         self.dW = torch.mm(a, b) if self.dW is None else self.dW.addmm_(a, b)
 
 
-def normalized(x: Tensor, mean: Tensor, rstd: Tensor) -> Tensor:
-    """(x - mean) * rstd, the LayerNorm input after centring and scaling (before the affine part)."""
-    return (x - mean) * rstd
-
-
 def sum_bt(x: Tensor) -> Tensor:
     """Sum over every leading dimension: (..., N) -> (N,)."""
     return x.reshape(-1, x.shape[-1]).sum(0)
 
 
-def ln_grads(dy: Tensor, x: Tensor, mean: Tensor, rstd: Tensor, need_w: bool, need_b: bool):
-    """Affine LayerNorm parameter gradients summed over (T, B): sum dy * x_hat, sum dy."""
-    dw = sum_bt(dy * normalized(x, mean, rstd)) if need_w else None
-    db = sum_bt(dy) if need_b else None
-    return dw, db
+def sum_steps(per_step: list[tuple[Tensor | None, ...]]) -> tuple[Tensor | None, ...]:
+    """Element-wise sums over steps of per-step gradient tuples (None where a gradient is not needed)."""
+    return tuple(None if g[0] is None else torch.stack(g).sum(0) for g in zip(*per_step))
 
 
 class _CellSteps(nn.Module):

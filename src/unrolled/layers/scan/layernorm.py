@@ -14,6 +14,7 @@ from unrolled.layers.scan.kernel import (
     previous_chunk,
     slots,
     steps,
+    sum_steps,
     transposed,
     update_gate_factors,
 )
@@ -130,8 +131,7 @@ class LayerNormLSTMScan(ScanKernel):
         return mm_into(dy_prev, dhw, W), (dc,)
 
     def finish(self, ws, state0, out, needs):
-        da2, da3, db3 = (None if g[0] is None else torch.stack(g).sum(0) for g in zip(*ws["ln_grads"]))
-        return ws["dA"], (ws["dW"].dW if needs[0] else None, da2, da3, db3)
+        return ws["dA"], (ws["dW"].dW if needs[0] else None, *sum_steps(ws["ln_grads"]))
 
 
 class LayerNormGRUScan(ScanKernel):
@@ -308,5 +308,4 @@ class LayerNormGRUScan(ScanKernel):
             dW[2 * H :].addmm_(Gn.t(), (ws["rz"][t0:t1, :, :H] * ws["hprev"]).view(-1, H))
 
     def finish(self, ws, state0, out, needs):
-        sums = (None if g[0] is None else torch.stack(g).sum(0) for g in zip(*ws["ln_grads"]))
-        return ws["dX"], (ws["dW"], *sums)
+        return ws["dX"], (ws["dW"], *sum_steps(ws["ln_grads"]))

@@ -32,19 +32,18 @@ class TokenUnit:
     Args:
         metric: the ``TrainConfig.metric`` shown while training (``bpc`` for characters, ``ppl`` for words).
         bits_key: the key of the bits-per-token figure in ``unrolled evaluate --json``.
-        bits_label: its short label (``bpc``, ``bits/word``). per: what a token is (``character``, ``word``).
+        bits_label: its short label (``bpc``, ``bits/word``).
     """
 
     metric: str
     bits_key: str
     bits_label: str
-    per: str
 
 
 #: per tokenizer: the metric shown while training and the name of bits per token
 TOKEN_UNITS: dict[str, TokenUnit] = {
-    "char": TokenUnit(metric="bpc", bits_key="bpc", bits_label="bpc", per="character"),
-    "word": TokenUnit(metric="ppl", bits_key="bits_per_word", bits_label="bits/word", per="word"),
+    "char": TokenUnit(metric="bpc", bits_key="bpc", bits_label="bpc"),
+    "word": TokenUnit(metric="ppl", bits_key="bits_per_word", bits_label="bits/word"),
 }
 
 #: where ``<eos>`` is put into the token stream (and so where generation can stop)
