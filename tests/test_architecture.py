@@ -1,4 +1,5 @@
-"""Dependencies point down only: cli -> tasks -> models -> layers -> cells; data/text/train/decode never import models.
+"""Dependencies point down only: cli -> tasks -> models -> layers -> cells; data/text/train/decode/metrics/viz never
+import models.
 
 Checked statically on the import statements of every module (absolute and relative, ``from unrolled import x``
 too), so a violation fails even in code no test runs. Top-level modules have rules of their own: ``state`` and
@@ -14,7 +15,10 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "unrolled"
 
-PACKAGES = {"cells", "layers", "reference", "models", "data", "text", "train", "decode", "tasks"}
+PACKAGES = {
+    *("cells", "layers", "reference", "models", "data", "text", "train", "decode", "tasks"),
+    *("metrics", "viz", "reservoir", "analysis"),
+}
 
 # package -> the unrolled packages and top-level modules it must never import ("__init__": the package root, e.g.
 # ``from unrolled import Recurrent``; every package imports what it needs from where it lives)
@@ -30,6 +34,14 @@ FORBIDDEN = {
     "train": {"models", "tasks", "cli", "layers", "cells", "data", "text", "__init__"},
     "decode": {"models", "tasks", "cli", "train", "layers", "cells", "__init__"},
     "tasks": {"cli", "__init__"},
+    # scores of predictions (accuracy, F1, BLEU, forecast errors): plain functions of tensors, lists and strings
+    "metrics": {"models", "tasks", "cli", "train", "layers", "cells", "__init__"},
+    # pictures (heatmaps, confusion matrices, forecasts, gradient norms): matplotlib over arrays, no models
+    "viz": {"models", "tasks", "cli", "train", "layers", "cells", "__init__"},
+    # echo state networks: fixed recurrences and closed-form readouts, at the level of layers
+    "reservoir": {"models", "tasks", "cli", "train", "__init__"},
+    # diagnostics of trained or untrained recurrent models (gradient flow, spectra): may look at any model
+    "analysis": {"tasks", "cli", "__init__"},
 }
 
 # top-level module -> what it must never import. state: a leaf (every layer uses it, so it uses nothing of

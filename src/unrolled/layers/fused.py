@@ -149,6 +149,18 @@ def fusable(cells: Sequence[RecurrentCell]) -> bool:
     return common_twin(cells) is not None
 
 
+def fused_runs_under_autocast(cell: RecurrentCell, device_type: str) -> bool:
+    """Whether torch's kernel for ``cell`` runs under the autocast now enabled on ``device_type``. On CPU torch's
+    LSTM kernel under autocast is oneDNN's, which needs the processor's bfloat16 / float16 instructions (without
+    them it fails with "could not create a primitive descriptor"); every other kernel runs anywhere."""
+    twin = torch_twin(cell)
+    if twin is None or device_type != "cpu" or twin.mode != "LSTM":
+        return True
+    if torch.get_autocast_dtype("cpu") == torch.float16:
+        return bool(torch.ops.mkldnn._is_mkldnn_fp16_supported())
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def _params(cell: RecurrentCell) -> list[Tensor]:
     ps = [cell.weight_ih, cell.weight_hh]
     if cell.bias_ih is not None:

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from unrolled.cells.base import RecurrentCell, State, autocast_enabled, check_positive, state_mismatch
 from unrolled.cells.registry import make_cell
 from unrolled.layers.convert import from_torch, state_from_torch, state_to_torch, to_torch
-from unrolled.layers.fused import STANDARD_CELLS, fusable, run_fused
+from unrolled.layers.fused import STANDARD_CELLS, fusable, fused_runs_under_autocast, run_fused
 from unrolled.layers.lengths import resolve_lengths, reverse_time, time_mask
 from unrolled.layers.merge import get_concatenated_merge, get_merge
 from unrolled.layers.regularization import variational_mask
@@ -236,7 +236,7 @@ class Recurrent(nn.Module):
         if self.backend == "fused":
             return True
         if autocast_enabled(x.device.type):  # the scan path computes in the parameters' dtype only
-            return True
+            return fused_runs_under_autocast(self.cells[layer * self.num_directions], x.device.type)
         cells = list(self.cells[layer * self.num_directions : (layer + 1) * self.num_directions])
         params = (p for c in cells for p in c.parameters())
         needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params))

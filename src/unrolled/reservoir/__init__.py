@@ -1,0 +1,1 @@
+"""Echo state networks (Jaeger 2001): fixed random recurrences and trained linear readouts."""
