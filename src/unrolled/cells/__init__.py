@@ -1,6 +1,8 @@
 """Recurrent cells: one time step each, all following the contract in :mod:`unrolled.cells.base`."""
 
 from unrolled.cells.base import RecurrentCell, State, replace_hidden, state_hidden
+from unrolled.cells.clockwork import ClockworkCell
+from unrolled.cells.deep_transition import DeepTransitionCell
 from unrolled.cells.elman import ElmanCell
 from unrolled.cells.gru import GRUCell
 from unrolled.cells.jordan import JordanCell
@@ -11,6 +13,8 @@ from unrolled.cells.registry import CELLS, make_cell
 
 __all__ = [
     "CELLS",
+    "ClockworkCell",
+    "DeepTransitionCell",
     "ElmanCell",
     "GRUCell",
     "JordanCell",

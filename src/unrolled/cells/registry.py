@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from unrolled.cells.base import RecurrentCell
+from unrolled.cells.clockwork import ClockworkCell
+from unrolled.cells.deep_transition import DeepTransitionCell
 from unrolled.cells.elman import ElmanCell
 from unrolled.cells.gru import GRUCell
 from unrolled.cells.jordan import JordanCell
@@ -24,6 +26,8 @@ CELLS: dict[str, tuple[type[RecurrentCell], dict[str, Any]]] = {
     "jordan": (JordanCell, {}),
     "ln_lstm": (LayerNormLSTMCell, {}),
     "ln_gru": (LayerNormGRUCell, {}),
+    "deep_transition": (DeepTransitionCell, {}),
+    "clockwork": (ClockworkCell, {}),
 }
 
 
