@@ -1,6 +1,7 @@
 """Recurrent cells: one time step each, all following the contract in :mod:`unrolled.cells.base`."""
 
 from unrolled.cells.base import RecurrentCell, State, replace_hidden, state_hidden
+from unrolled.cells.bn_lstm import BatchNormLSTMCell
 from unrolled.cells.clockwork import ClockworkCell
 from unrolled.cells.deep_transition import DeepTransitionCell
 from unrolled.cells.elman import ElmanCell
@@ -13,6 +14,7 @@ from unrolled.cells.registry import CELLS, make_cell
 
 __all__ = [
     "CELLS",
+    "BatchNormLSTMCell",
     "ClockworkCell",
     "DeepTransitionCell",
     "ElmanCell",

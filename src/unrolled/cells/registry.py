@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from unrolled.cells.base import RecurrentCell
+from unrolled.cells.bn_lstm import BatchNormLSTMCell
 from unrolled.cells.clockwork import ClockworkCell
 from unrolled.cells.deep_transition import DeepTransitionCell
 from unrolled.cells.elman import ElmanCell
@@ -26,6 +27,7 @@ CELLS: dict[str, tuple[type[RecurrentCell], dict[str, Any]]] = {
     "jordan": (JordanCell, {}),
     "ln_lstm": (LayerNormLSTMCell, {}),
     "ln_gru": (LayerNormGRUCell, {}),
+    "bn_lstm": (BatchNormLSTMCell, {}),
     "deep_transition": (DeepTransitionCell, {}),
     "clockwork": (ClockworkCell, {}),
 }
