@@ -1,7 +1,17 @@
 """Models: recurrent language models and their baselines."""
 
+from unrolled.models.classifier import ClassifierConfig, SequenceClassifier
 from unrolled.models.fixed_window import FixedWindowLM, windows
 from unrolled.models.language_model import RNNLanguageModel, RNNLMConfig
 from unrolled.models.ngram import SMOOTHINGS, NGramLM
 
-__all__ = ["SMOOTHINGS", "FixedWindowLM", "NGramLM", "RNNLMConfig", "RNNLanguageModel", "windows"]
+__all__ = [
+    "SMOOTHINGS",
+    "ClassifierConfig",
+    "FixedWindowLM",
+    "NGramLM",
+    "RNNLMConfig",
+    "RNNLanguageModel",
+    "SequenceClassifier",
+    "windows",
+]
