@@ -122,8 +122,9 @@ def beam_search(
         beam, tok = idx // V, idx % V  # (B, 2K)
         is_eos = tok == eos_id
         lp = length_penalty(t + 1, length_penalty_alpha)
-        for b, j in (is_eos & torch.isfinite(top)).nonzero().tolist():  # at most K per sequence
-            if not done[b]:
+        # an <eos> among the K best candidates ends a hypothesis (fairseq's rule: so beam 1 is greedy decoding)
+        for b, j in (is_eos & torch.isfinite(top)).nonzero().tolist():
+            if not done[b] and j < K:
                 lpb = float(top[b, j])
                 finished[b].append(Hypothesis(seqs[b, beam[b, j]].tolist(), lpb / lp, lpb, True))
         # the K best candidates that do not end here continue (eos candidates sorted last)

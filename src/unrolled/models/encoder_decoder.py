@@ -28,7 +28,8 @@ class Seq2SeqConfig:
         embed_dim: E, width of source and target embeddings.
         hidden: H_e, encoder units per direction. layers: L_e, encoder layers.
         bidirectional: a bidirectional encoder (default True; Bahdanau et al. 2015).
-        decoder_hidden: H_d (default the encoder's output width D·H_e, so that the dot scores apply). decoder_layers: L_d (default L_e).
+        decoder_hidden: H_d (default the encoder width D·H_e, so that the dot scores apply).
+        decoder_layers: L_d (default L_e).
         context: ``init`` (C as the initial state), ``every_step`` (C as an extra input) or ``attention``.
         attention: a score of :data:`~unrolled.layers.attention.SCORES`, or ``none`` (only with a context other
             than ``attention``).
