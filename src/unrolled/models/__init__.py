@@ -14,5 +14,8 @@ __all__ = [
     "RNNLMConfig",
     "RNNLanguageModel",
     "SequenceClassifier",
+    "SequenceTagger",
+    "TagBatch",
+    "TaggerConfig",
     "windows",
 ]
