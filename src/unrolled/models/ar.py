@@ -26,7 +26,8 @@ as a dict of tensors (:meth:`ARModel.state_dict`) for safetensors.
 
 Shape:
     y: ``(T,)`` or ``(T, D)``; intercept ``(D,)``, coef ``(D, p)`` (``coef[:, i]`` multiplies
-    :math:`y_{t-1-i}`), sigma2 ``(D,)``; forecasts ``(h,)`` or ``(h, D)``.
+    :math:`y_{t-1-i}`), sigma2 ``(D,)``, or a float, ``(p,)`` and a float for a 1-D series; forecasts ``(h,)``
+    or ``(h, D)``.
 
 Example::
 
@@ -192,7 +193,7 @@ class ARModel:
             raise ValueError("expected finite AR parameters (intercept, coef, sigma2)")
         if (s2 <= 0).any():
             raise ValueError(f"expected sigma2 > 0, got {s2.tolist()}")
-        self.intercept, self.coef, self.sigma2 = inter, coef_a, s2  # (D,), (D, p), (D,)
+        self._c, self._phi, self._s2 = inter, coef_a, s2  # (D,), (D, p), (D,)
         self.method, self.nobs = method, int(nobs)
         self.log_likelihood_ = (
             np.full(D, np.nan) if log_likelihood is None else np.asarray(log_likelihood, dtype=np.float64)
@@ -239,12 +240,27 @@ class ARModel:
 
     # ---- properties ----------------------------------------------------------------------------------------------
     @property
+    def intercept(self) -> np.ndarray | float:
+        """c: a float for one series given as 1-D, else ``(D,)``."""
+        return self._out(self._c)
+
+    @property
+    def coef(self) -> np.ndarray:
+        """phi_1..phi_p: ``(p,)`` for one series given as 1-D, else ``(D, p)``."""
+        return self._phi[0].copy() if self.univariate else self._phi.copy()
+
+    @property
+    def sigma2(self) -> np.ndarray | float:
+        """Innovation variance: a float for one series given as 1-D, else ``(D,)``."""
+        return self._out(self._s2)
+
+    @property
     def order(self) -> int:
-        return self.coef.shape[1]
+        return self._phi.shape[1]
 
     @property
     def n_series(self) -> int:
-        return self.coef.shape[0]
+        return self._phi.shape[0]
 
     def _out(self, a: np.ndarray) -> np.ndarray | float:
         """Per-series values as a float (one series given as 1-D) or a (D,) array."""
@@ -284,7 +300,7 @@ class ARModel:
         Y, _ = _as_series(y)
         if Y.shape[1] != self.n_series or Y.shape[0] <= self.order:
             raise ValueError(f"expected y of shape (T > {self.order}, {self.n_series}), got {np.shape(y)}")
-        llf = [_conditional_llf(Y[:, d], self.intercept[d], self.coef[d], self.sigma2[d]) for d in range(Y.shape[1])]
+        llf = [_conditional_llf(Y[:, d], self._c[d], self._phi[d], self._s2[d]) for d in range(Y.shape[1])]
         return self._out(np.array(llf))
 
     def predict(self, y: object) -> np.ndarray:
@@ -294,7 +310,7 @@ class ARModel:
             raise ValueError(f"expected y of shape (T > {self.order}, {self.n_series}), got {np.shape(y)}")
         p = self.order
         pred = np.stack(
-            [_lags(Y[:, d], p, p) @ np.concatenate([[self.intercept[d]], self.coef[d]]) for d in range(Y.shape[1])],
+            [_lags(Y[:, d], p, p) @ np.concatenate([[self._c[d]], self._phi[d]]) for d in range(Y.shape[1])],
             axis=1,
         )  # (T - p, D)
         return pred[:, 0] if univariate else pred
@@ -305,7 +321,7 @@ class ARModel:
         psi[:, 0] = 1.0
         for j in range(1, steps):
             m = min(j, self.order)
-            psi[:, j] = (self.coef[:, :m] * psi[:, j - 1 :: -1][:, :m]).sum(axis=1)
+            psi[:, j] = (self._phi[:, :m] * psi[:, j - 1 :: -1][:, :m]).sum(axis=1)
         return psi
 
     def forecast(self, steps: int, history: object = None, level: float = 0.95) -> Forecast:
@@ -332,9 +348,9 @@ class ARModel:
         buf = np.concatenate([H, np.zeros((steps, D))])  # (p + h, D)
         for t in range(p, p + steps):
             lagged = buf[t - p : t][::-1]  # (p, D): y_{t-1}, ..., y_{t-p}
-            buf[t] = self.intercept + (self.coef * lagged.T).sum(axis=1)
+            buf[t] = self._c + (self._phi * lagged.T).sum(axis=1)
         mean = buf[p:]  # (h, D)
-        std = np.sqrt(self.sigma2[:, None] * np.cumsum(self.psi_weights(steps) ** 2, axis=1)).T  # (h, D)
+        std = np.sqrt(self._s2[:, None] * np.cumsum(self.psi_weights(steps) ** 2, axis=1)).T  # (h, D)
         if self.univariate:
             mean, std = mean[:, 0], std[:, 0]
         return Forecast.gaussian(mean, std, level)
@@ -344,10 +360,10 @@ class ARModel:
         rng = np.random.default_rng(seed)
         p, D = self.order, self.n_series
         buf = np.zeros((p + burn_in + steps, D))
-        noise = rng.normal(size=buf.shape) * np.sqrt(self.sigma2)
+        noise = rng.normal(size=buf.shape) * np.sqrt(self._s2)
         for t in range(p, buf.shape[0]):
             lagged = buf[t - p : t][::-1]  # (p, D)
-            buf[t] = self.intercept + noise[t] + (self.coef * lagged.T).sum(axis=1)
+            buf[t] = self._c + noise[t] + (self._phi * lagged.T).sum(axis=1)
         out = buf[p + burn_in :]
         return out[:, 0] if self.univariate else out
 
@@ -356,9 +372,9 @@ class ARModel:
         """Parameters as float64 tensors (safetensors-ready): intercept (D,), coef (D, p), sigma2 (D,),
         history (p, D) when known, univariate () as 0/1."""
         out = {
-            "intercept": torch.from_numpy(self.intercept.copy()),
-            "coef": torch.from_numpy(self.coef.copy()),
-            "sigma2": torch.from_numpy(self.sigma2.copy()),
+            "intercept": torch.from_numpy(self._c.copy()),
+            "coef": torch.from_numpy(self._phi.copy()),
+            "sigma2": torch.from_numpy(self._s2.copy()),
             "univariate": torch.tensor(int(self.univariate)),
         }
         if self.history is not None:

@@ -212,36 +212,72 @@ class LinearDynamicalSystem:
     def filter(self, y: object) -> FilterResult:
         """Run the Kalman filter over ``y`` (``(T,)`` or ``(T, D)``, NaN = missing)."""
         Y, _ = self._series(y)  # (T, D)
+        if self.state_dim == 1 and self.obs_dim == 1:
+            return self._filter_scalar(Y[:, 0])
+        return self._filter_general(Y)
+
+    def _filter_general(self, Y: np.ndarray) -> FilterResult:
         T, S = Y.shape[0], self.state_dim
         A, C, d, Q, R = self.transition, self.observation, self.offset, self.state_cov, self.obs_cov
         I_S = np.eye(S)
+        seen_all = ~np.isnan(Y)  # (T, D)
+        n_seen = seen_all.sum(axis=1)  # (T,)
         mp, Pp = np.zeros((T, S)), np.zeros((T, S, S))
         mf, Pf = np.zeros((T, S)), np.zeros((T, S, S))
         m, P = self.init_mean, self.init_cov
-        llf, n_obs = 0.0, 0
+        llf = 0.0
         for t in range(T):
             if t > 0:
                 m, P = A @ m, _sym(A @ P @ A.T + Q)  # (S,), (S, S)
             mp[t], Pp[t] = m, P
-            seen = ~np.isnan(Y[t])
-            k = int(seen.sum())
+            k = int(n_seen[t])
             if k:
-                Ct, Rt = C[seen], R[np.ix_(seen, seen)]  # (k, S), (k, k)
-                e = Y[t, seen] - Ct @ m - d[seen]  # (k,)
-                St = _sym(Ct @ P @ Ct.T + Rt)  # (k, k)
+                if k == Y.shape[1]:
+                    Ct, Rt, e = C, R, Y[t] - C @ m - d  # (D, S), (D, D), (D,)
+                else:  # observed rows only (Durbin & Koopman sec. 4.10)
+                    seen = seen_all[t]
+                    Ct, Rt = C[seen], R[np.ix_(seen, seen)]  # (k, S), (k, k)
+                    e = Y[t, seen] - Ct @ m - d[seen]  # (k,)
+                CP = Ct @ P  # (k, S)
+                St = _sym(CP @ Ct.T + Rt)  # (k, k)
                 try:
                     L = np.linalg.cholesky(St)
                 except np.linalg.LinAlgError:
                     raise ValueError(f"innovation covariance at t={t} is not positive definite") from None
-                K = np.linalg.solve(St, Ct @ P).T  # (S, k): P C^T S^{-1}
+                sol = np.linalg.solve(St, np.column_stack([e, CP]))  # S^{-1} [e, C P]
+                K = sol[:, 1:].T  # (S, k): P C^T S^{-1}
                 m = m + K @ e
                 IKC = I_S - K @ Ct
                 P = _sym(IKC @ P @ IKC.T + K @ Rt @ K.T)  # Joseph form
-                z = np.linalg.solve(L, e)
-                llf += -0.5 * (k * _LOG_2PI + 2.0 * float(np.log(np.diag(L)).sum()) + float(z @ z))
-                n_obs += k
+                llf -= 0.5 * (k * _LOG_2PI + 2.0 * float(np.log(np.diag(L)).sum()) + float(e @ sol[:, 0]))
             mf[t], Pf[t] = m, P
-        return FilterResult(mp, Pp, mf, Pf, float(llf), n_obs)
+        return FilterResult(mp, Pp, mf, Pf, float(llf), int(n_seen.sum()))
+
+    def _filter_scalar(self, y: np.ndarray) -> FilterResult:
+        """The same recursion on Python floats for S = D = 1 (the common univariate case; ~50x fewer NumPy
+        calls)."""
+        T = y.shape[0]
+        a, c, d = float(self.transition[0, 0]), float(self.observation[0, 0]), float(self.offset[0])
+        q, r = float(self.state_cov[0, 0]), float(self.obs_cov[0, 0])
+        m, P = float(self.init_mean[0]), float(self.init_cov[0, 0])
+        mp, Pp, mf, Pf = (np.zeros(T) for _ in range(4))
+        llf, n_obs = 0.0, 0
+        for t, yt in enumerate(y.tolist()):
+            if t > 0:
+                m, P = a * m, a * a * P + q
+            mp[t], Pp[t] = m, P
+            if yt == yt:  # observed (not NaN)
+                e = yt - c * m - d
+                St = c * c * P + r
+                if not St > 0.0:
+                    raise ValueError(f"innovation covariance at t={t} is not positive definite")
+                K = P * c / St
+                m = m + K * e
+                P = (1.0 - K * c) ** 2 * P + K * K * r  # Joseph form
+                llf -= 0.5 * (_LOG_2PI + math.log(St) + e * e / St)
+                n_obs += 1
+            mf[t], Pf[t] = m, P
+        return FilterResult(mp[:, None], Pp[:, None, None], mf[:, None], Pf[:, None, None], llf, n_obs)
 
     def log_likelihood(self, y: object) -> float:
         """Log-likelihood of the observed entries of ``y`` (prediction-error decomposition)."""
@@ -251,6 +287,17 @@ class LinearDynamicalSystem:
         """Rauch-Tung-Striebel smoother: moments of every state given the whole series."""
         f = self.filter(y)
         T, A = f.means.shape[0], self.transition
+        if self.state_dim == 1:  # the same recursion on floats
+            a = float(A[0, 0])
+            mf, Pf, mp, Pp = (v.ravel().tolist() for v in (f.means, f.covs, f.pred_means, f.pred_covs))
+            ms, Ps, lag = list(mf), list(Pf), [0.0] * max(T - 1, 0)
+            for t in range(T - 2, -1, -1):
+                J = Pf[t] * a / Pp[t + 1] if Pp[t + 1] > 0.0 else 0.0
+                ms[t] = mf[t] + J * (ms[t + 1] - mp[t + 1])
+                Ps[t] = Pf[t] + J * J * (Ps[t + 1] - Pp[t + 1])
+                lag[t] = Ps[t + 1] * J
+            shape = (T, 1, 1)
+            return SmoothResult(np.array(ms)[:, None], np.array(Ps).reshape(shape), np.array(lag).reshape(-1, 1, 1), f)
         ms, Ps = f.means.copy(), f.covs.copy()
         lag = np.zeros((max(T - 1, 0), self.state_dim, self.state_dim))
         for t in range(T - 2, -1, -1):
