@@ -306,7 +306,7 @@ class SequenceClassifier(nn.Module):
                     f"class_weights must be {num_classes} non-negative numbers (one per class), "
                     f"got shape {tuple(class_weights.shape)}"
                 )
-        self.register_buffer("class_weights", class_weights)
+        self.register_buffer("class_weights", class_weights, persistent=False)  # set by the data, not learned
 
     def encode(self, inputs: Tensor, lengths: Tensor | None = None) -> Tensor:
         """The pooled representation :math:`z` (B, F) of a batch."""
