@@ -120,7 +120,7 @@ def test_bad_flags_give_one_line_errors(capsys):
     _one_line_error(capsys, ["train", "lm", "--layers", "x"], "invalid int value")
     _one_line_error(capsys, ["train", "lm", "--tokenizer", "bpe"], "invalid choice")
     _one_line_error(capsys, ["trian"], "invalid choice")
-    _one_line_error(capsys, ["evaluate", "somewhere"], "--data")
+    _one_line_error(capsys, ["evaluate"], "RUN")  # --data is optional: the run's own held-out split by default
 
 
 @pytest.mark.parametrize(
@@ -169,12 +169,12 @@ def test_shipped_config_files_resolve():
     import argparse
     from pathlib import Path
 
-    from unrolled.cli import resolve_lm_config
+    from unrolled.cli import resolve_train_config
 
     folder = Path(__file__).resolve().parents[2] / "configs"
     files = sorted(folder.glob("lm_*"))
     assert files
     for path in files:
         args = argparse.Namespace(config=str(path), set=[], no_progress=True)
-        cfg = resolve_lm_config(args)
+        cfg = resolve_train_config("lm", args)
         assert cfg.model.family in ("rnn", "ngram", "fixed_window")

@@ -13,8 +13,9 @@ import sys
 import pytest
 from _cli_testkit import SMALL, TEXT, run_cli
 
-from unrolled.cli import BUILTIN_BUDGET_S, BUILTIN_EPOCHS, BUILTIN_SAMPLE_EVERY, main, resolve_lm_config
+from unrolled.cli import main, resolve_train_config
 from unrolled.config_io import ConfigError
+from unrolled.tasks.lm.task import BUILTIN_BUDGET_S, BUILTIN_EPOCHS, BUILTIN_SAMPLE_EVERY
 
 
 def _train(capsys, corpus, run, *extra):
@@ -226,13 +227,15 @@ def test_errors_are_printed_once_under_torchrun(capsys, monkeypatch):
 
 
 def test_the_builtin_corpus_samples_as_it_trains_within_its_budget():
-    cfg = resolve_lm_config(argparse.Namespace(set=[], no_progress=True))
+    cfg = resolve_train_config("lm", argparse.Namespace(set=[], no_progress=True))
     assert cfg.data.path is None and cfg.sample.every == BUILTIN_SAMPLE_EVERY == 100
     assert cfg.train.max_time == BUILTIN_BUDGET_S == 150.0 and cfg.train.metric == "bpc"
     assert cfg.train.epochs == BUILTIN_EPOCHS == 20  # the budget, not the epochs, ends a session: --resume goes on
-    off = resolve_lm_config(argparse.Namespace(set=["sample.every=0", "train.max_time=null"], no_progress=True))
+    off = resolve_train_config(
+        "lm", argparse.Namespace(set=["sample.every=0", "train.max_time=null"], no_progress=True)
+    )
     assert off.sample.every == 0 and off.train.max_time is None
-    own = resolve_lm_config(argparse.Namespace(data="x.txt", set=[], no_progress=True))
+    own = resolve_train_config("lm", argparse.Namespace(data="x.txt", set=[], no_progress=True))
     assert own.sample.every == 0 and own.train.max_time is None and own.train.epochs == 3
 
 
@@ -241,7 +244,7 @@ def test_new_flags_reach_the_config():
         set=[], no_progress=False, data="x.txt", clip_value=0.5, l1=1e-5, patience=2, metrics_format="jsonl",
         sample_temperature=0.5, lowercase=False, tie=False, bptt=0, strip_punctuation=True, eos="document",
     )  # fmt: skip
-    cfg = resolve_lm_config(args)
+    cfg = resolve_train_config("lm", args)
     assert (cfg.train.clip_value, cfg.train.l1, cfg.train.early_stopping_patience) == (0.5, 1e-5, 2)
     assert (cfg.train.metrics_format, cfg.sample.temperature, cfg.data.bptt) == ("jsonl", 0.5, 0)
     assert (cfg.data.lowercase, cfg.model.tie_weights, cfg.data.strip_punctuation, cfg.data.eos) == (

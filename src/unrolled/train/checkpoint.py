@@ -46,7 +46,7 @@ from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
-from unrolled._fs import make_temp_dir
+from unrolled._fs import make_temp_dir, open_temp_file
 from unrolled.train.errors import CheckpointError
 from unrolled.train.serialize import flatten_tree, unflatten_tree
 
@@ -97,6 +97,21 @@ def write_json(path: str | os.PathLike, data: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     _replace_file(tmp, path)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` as UTF-8 to ``path`` atomically (a temporary file beside it + ``os.replace``): a reader or a
+    crash never sees half a file, and an existing file is only replaced once the new one is complete."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = open_temp_file(path.parent, path.name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        _replace_file(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def read_json(path: str | os.PathLike) -> Any:

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from unrolled.cells.registry import CELLS
-from unrolled.config_io import ConfigError, from_dict, to_dict
+from unrolled.config_io import from_dict, to_dict
 from unrolled.models.ngram import SMOOTHINGS
 from unrolled.tasks.lm.codec import DEFAULT_EOS, EOS_MODES, TOKEN_UNITS
 from unrolled.tasks.lm.families import FAMILIES
+from unrolled.tasks.resolve import check_sections as _check_sections
 from unrolled.text.tokenize import TOKENIZERS
 from unrolled.text.vocab import SPECIAL_TOKENS
 from unrolled.train.config import TrainConfig
@@ -250,15 +251,8 @@ def default_raw_config() -> dict[str, dict[str, Any]]:
 
 
 def check_sections(raw: dict[str, Any], source: str | None = None) -> None:
-    """One-line ConfigError unless every known section of ``raw`` is a table (``source``: the file it came from)."""
-    for name in SECTIONS:
-        if name in raw and not isinstance(raw[name], dict):
-            value = raw[name]
-            where = f"{source}: section" if source else "config section"
-            raise ConfigError(
-                f"{where} '{name}' must be a table of settings (e.g. [{name}] in TOML, '{name}:' in YAML, or --set "
-                f"{name}.KEY=VALUE), got {type(value).__name__} {value!r}"
-            )
+    """One-line ConfigError unless every section of ``raw`` is a table (``source``: the file it came from)."""
+    _check_sections(SECTIONS, raw, source)
 
 
 def build_run_config(raw: dict[str, Any]) -> LMRunConfig:

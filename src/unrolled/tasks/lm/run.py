@@ -13,8 +13,6 @@ each row's first token being context only; so ``evaluate`` compares n-gram and n
 
 from __future__ import annotations
 
-import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,10 +23,9 @@ from torch import Tensor, nn
 
 from unrolled.config_io import to_dict
 from unrolled.data.stream import StreamBatches, batchify
-from unrolled.errors import UnrolledError
 from unrolled.tasks.lm.callbacks import NGramSteps, PrintSamples, sample_text
 from unrolled.tasks.lm.codec import TextCodec
-from unrolled.tasks.lm.config import LMDataConfig, LMModelConfig, LMRunConfig, LMSampleConfig, build_run_config
+from unrolled.tasks.lm.config import LMDataConfig, LMModelConfig, LMRunConfig, LMSampleConfig
 from unrolled.tasks.lm.corpus import (
     PreparedCorpus,
     load_stop_words,
@@ -37,13 +34,16 @@ from unrolled.tasks.lm.corpus import (
     save_stop_words,
 )
 from unrolled.tasks.lm.families import FAMILIES
+from unrolled.tasks.resolve import load_run_config
+from unrolled.tasks.runs import RunError, choose_weights, read_best_meta
+from unrolled.tasks.runs import latest_run as _latest_run
+from unrolled.tasks.runs import new_run_dir as _new_run_dir
+from unrolled.tasks.session import RunSession, train_run
+from unrolled.tasks.spec import TrainOutcome
 from unrolled.text.vocab import Vocabulary
 from unrolled.train.checkpoint import find_checkpoint, load_model_weights, read_json, save_safetensors, write_json
 from unrolled.train.config import TrainConfig
-from unrolled.train.distributed import DistributedContext
 from unrolled.train.metrics import LN2, bits, perplexity
-from unrolled.train.tensorboard import check_tensorboard
-from unrolled.train.trainer import Trainer, TrainResult, resolve_device
 
 VOCAB_FILE = "vocab.json"
 NGRAM_FILE = "ngram_train_ids.safetensors"
@@ -58,6 +58,7 @@ __all__ = [
     "LoadedRun",
     "RunError",
     "TrainConfig",
+    "TrainOutcome",
     "evaluate_text",
     "generate_text",
     "latest_run",
@@ -68,29 +69,14 @@ __all__ = [
 ]
 
 
-class RunError(UnrolledError, ValueError):
-    """A run folder that is missing, incomplete, in use, or not a language-model run (one-line message)."""
-
-
 def new_run_dir(root: str | Path = "runs", prefix: str = "lm") -> Path:
-    """A fresh folder ``root/prefix-YYYYmmdd-HHMMSS`` (suffixed if taken): never overwrites an earlier run."""
-    root = Path(root)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = root / f"{prefix}-{stamp}"
-    n = 1
-    while path.exists():
-        n += 1
-        path = root / f"{prefix}-{stamp}-{n}"
-    return path
+    """A fresh folder ``root/lm-YYYYmmdd-HHMMSS`` (suffixed if taken): never overwrites an earlier run."""
+    return _new_run_dir(root, prefix)
 
 
 def latest_run(root: str | Path = "runs") -> Path:
-    """The most recently modified run folder under ``root`` (what ``unrolled generate`` uses without RUN)."""
-    root = Path(root)
-    runs = [p for p in root.glob("*") if (p / "config.json").is_file()] if root.is_dir() else []
-    if not runs:
-        raise RunError(f"no run found under {root}/; train one with 'unrolled train lm' or pass a RUN folder")
-    return max(runs, key=lambda p: (p / "config.json").stat().st_mtime)
+    """The most recently modified language-model run under ``root`` (what ``unrolled generate`` uses without RUN)."""
+    return _latest_run(root, task="lm")
 
 
 # --- building ---------------------------------------------------------------------------------------------
@@ -127,40 +113,8 @@ def fit_ngram(cfg: LMModelConfig, vocab: Vocabulary, train_ids: Tensor):
 
 
 # --- training ---------------------------------------------------------------------------------------------
-@dataclass
-class LMTrainOutcome:
-    run_dir: Path
-    result: TrainResult | None  # None for a family that does not train (n-gram)
-    valid_loss: float | None  # nats per token on the validation split (best model)
-    main: bool = True  # False on the non-zero ranks of a distributed run (which write and print nothing)
-    start_step: int = 0  # optimizer steps the run had done before this session (resumed runs)
-
-
-def _extra_config(cfg: LMRunConfig, corpus: PreparedCorpus, device: torch.device) -> dict[str, Any]:
-    return {
-        "task": "lm",
-        "data": to_dict(cfg.data),
-        "model": to_dict(cfg.model),
-        "sample": to_dict(cfg.sample),
-        "corpus": corpus.source,
-        "vocab_size": len(corpus.codec.vocab),
-        "runtime": {"device": str(device), "torch": torch.__version__},
-    }
-
-
-def _check_run_dir(run_dir: Path, resume: bool) -> None:
-    """A new run needs a new or empty folder (never mix two runs); a resumed run needs its folder."""
-    if resume:
-        if not (run_dir / "config.json").is_file():
-            raise RunError(f"cannot resume {run_dir}: it is not a run folder (no config.json)")
-        return
-    if run_dir.exists() and not run_dir.is_dir():
-        raise RunError(f"run folder {run_dir} is a file; expected a new or empty folder for the run")
-    if run_dir.is_dir() and any(run_dir.iterdir()):
-        raise RunError(
-            f"run folder {run_dir} already holds files; pass --resume {run_dir} to continue that run, or choose "
-            "another --run-dir (nothing was changed)"
-        )
+def _extra_config(cfg: LMRunConfig, corpus: PreparedCorpus, session: RunSession) -> dict[str, Any]:
+    return session.record(cfg, corpus=corpus.source, vocab_size=len(corpus.codec.vocab))
 
 
 def _check_resumed_corpus(run_dir: Path, corpus: PreparedCorpus) -> None:
@@ -181,77 +135,44 @@ def train_lm(
     resume: bool = False,
     printer=print,
     progress_file: Any = None,
-) -> LMTrainOutcome:
+) -> TrainOutcome:
     """Train the configured model on the configured text; everything lands in ``run_dir``.
 
-    A new run refuses a ``run_dir`` that already holds files (resume it instead). Problems found before training
-    (a device that is not there, a missing optional package, a bad corpus) leave no folder behind; a folder this
-    call created is removed again if it fails before writing a checkpoint. With ``resume`` the text must be the
-    one recorded in the run (same sha256). Under ``torchrun`` every rank prepares the same corpus and vocabulary;
-    only rank 0 writes files and prints, and ``run_dir`` must be given (ranks could not agree on a time-stamped
-    name).
+    The shared run machinery (:func:`unrolled.tasks.session.train_run`) refuses a ``run_dir`` that already holds
+    files (resume it instead), locks the folder, and removes what a run that failed before its first checkpoint
+    wrote. Problems found before training (a device that is not there, a missing optional package, a bad corpus)
+    leave no folder behind. With ``resume`` the text must be the one recorded in the run (same sha256). Under
+    ``torchrun`` every rank prepares the same corpus and vocabulary; only rank 0 writes files and prints, and
+    ``run_dir`` must be given (ranks could not agree on a time-stamped name).
     """
-    dist = DistributedContext.from_env()
-    main_rank = dist is None or dist.rank == 0
-    if dist is not None and run_dir is None and not resume:
-        raise RunError("under torchrun pass --run-dir DIR so that all ranks write to the same run folder")
-    if resume and run_dir is None:
-        raise RunError("resume needs the run folder to continue")
-    if not main_rank:
-        printer = _silent
-    run_dir = Path(run_dir) if run_dir is not None else new_run_dir()
+    from unrolled.tasks.lm.task import TASK
+
+    return train_run(TASK, cfg, run_dir, resume, printer, progress_file)
+
+
+def train_in_session(cfg: LMRunConfig, session: RunSession) -> TrainOutcome:
+    """The language-modeling part of a training session (the task's ``train``)."""
     family = FAMILIES[cfg.model.family]
-    if main_rank or resume:  # a late rank of a new run would find rank 0's files: only rank 0 checks it is empty
-        _check_run_dir(run_dir, resume)
-    if resume and not family.trains:
-        raise RunError(f"{run_dir} is a {cfg.model.family} run, fitted in one pass: there is nothing to resume")
-    device = resolve_device(cfg.train.device, None if dist is None else dist.local_rank) if family.trains else None
-    if family.trains and cfg.train.tensorboard:
-        check_tensorboard()
+    if session.resume and not family.trains:
+        raise RunError(f"{session.run_dir} is a {cfg.model.family} run, fitted in one pass: there is nothing to resume")
+    if family.trains:
+        session.device  # noqa: B018 - a device that is not there is a one-line error before the corpus is read
     corpus = prepare_corpus(cfg.data)
     codec = corpus.codec
-    if resume:
-        _check_resumed_corpus(run_dir, corpus)
-        saved = Vocabulary.load(run_dir / VOCAB_FILE)
+    if session.resume:
+        _check_resumed_corpus(session.run_dir, corpus)
+        saved = Vocabulary.load(session.run_dir / VOCAB_FILE)
         if saved != codec.vocab:
-            raise RunError(f"{run_dir}: the data no longer gives the vocabulary this run was trained with")
-    fresh = main_rank and not resume  # the folder is new or empty (checked above): all it will hold is ours
-    existed = run_dir.exists()
-    try:
-        return _train(cfg, run_dir, resume, printer, progress_file, corpus, device, main_rank)
-    except BaseException:
-        if fresh and run_dir.is_dir() and find_checkpoint(run_dir) is None and not (run_dir / "best").exists():
-            _remove_failed_start(run_dir, keep_folder=existed)
-        raise
+            raise RunError(f"{session.run_dir}: the data no longer gives the vocabulary this run was trained with")
+    return _train(cfg, session, corpus)
 
 
-def _remove_failed_start(run_dir: Path, keep_folder: bool) -> None:
-    """Remove what a run that failed before its first checkpoint wrote (its folder was new or empty)."""
-    if not keep_folder:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        return
-    for child in run_dir.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child, ignore_errors=True)
-        else:
-            child.unlink(missing_ok=True)
-
-
-def _train(
-    cfg: LMRunConfig,
-    run_dir: Path,
-    resume: bool,
-    printer: Any,
-    progress_file: Any,
-    corpus: PreparedCorpus,
-    device: torch.device | None,
-    main_rank: bool,
-) -> LMTrainOutcome:
+def _train(cfg: LMRunConfig, session: RunSession, corpus: PreparedCorpus) -> TrainOutcome:
     codec = corpus.codec
+    run_dir, printer = session.run_dir, session.print
     family = FAMILIES[cfg.model.family]
-    if main_rank:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        codec.vocab.save(run_dir / VOCAB_FILE)
+    if session.main:
+        codec.vocab.save(session.path(VOCAB_FILE))
         save_stop_words(codec.stop_words, run_dir)
     pad = _pad_id(codec.vocab)
     printer(
@@ -259,19 +180,19 @@ def _train(
         f"({corpus.source['train_tokens']:,} train / {corpus.source['valid_tokens']:,} valid), vocabulary "
         f"{len(codec.vocab)}; run folder {run_dir}"
     )
+    hint = f"sample from it with: unrolled generate {run_dir}"
 
     if not family.trains:
-        if not main_rank:
-            return LMTrainOutcome(run_dir, None, None, main=False)
+        if not session.main:
+            return TrainOutcome(run_dir, None, None, main=False)
         model = fit_ngram(cfg.model, codec.vocab, corpus.train_ids)
         save_safetensors(run_dir / NGRAM_FILE, {"ids": corpus.train_ids}, {"format": "pt"})
         total, count = _score_ngram(model, corpus.valid_ids, cfg.data.eval_batch_size)
         loss = total / count
-        extra = _extra_config(cfg, corpus, torch.device("cpu"))
-        write_json(run_dir / "config.json", {"train": cfg.train.to_dict(), **extra})
+        session.write_config(cfg, corpus=corpus.source, vocab_size=len(codec.vocab))
         write_json(run_dir / "best" / "meta.json", {"step": 0, "epoch": 0, "valid_loss": loss, "fitted": True})
         printer(f"{cfg.model.order}-gram ({cfg.model.smoothing}): valid {describe_loss(loss, codec)}")
-        return LMTrainOutcome(run_dir, None, loss)
+        return TrainOutcome(run_dir, None, loss, next_step=hint)
 
     valid = stream(corpus.valid_ids, cfg.data.eval_batch_size, cfg.data.bptt)
     torch.manual_seed(cfg.train.seed)  # the model's initialisation is part of the seeded run
@@ -280,30 +201,19 @@ def _train(
     what = f"{cfg.model.family} {cfg.model.cell}" if "cell" in family.keys else cfg.model.family
     printer(f"model: {what}, {n_params:,} parameters")
     train = stream(corpus.train_ids, cfg.data.batch_size, cfg.data.bptt, cfg.data.k2)
-    trainer = Trainer(
+    result = session.fit(
         model,
         build_objective(cfg.model, pad),
+        train,
+        valid,
         cfg.train,
-        run_dir=run_dir,
+        extra_config=_extra_config(cfg, corpus, session),
         callbacks=[PrintSamples(codec, cfg.sample)],
-        extra_config=_extra_config(cfg, corpus, device),
-        progress_file=progress_file,
-        resume_hint=f"unrolled train lm --resume {run_dir}",
     )
-    with trainer:
-        start = 0
-        if resume:
-            trainer.resume()
-            start = trainer.step
-        result = trainer.fit(train, valid)
     best = result.best_valid
     if best is not None:
         printer(f"best valid {describe_loss(best, codec)}; run folder {run_dir}")
-    return LMTrainOutcome(run_dir, result, best, main=main_rank, start_step=start)
-
-
-def _silent(message: str) -> None:
-    return None
+    return TrainOutcome(run_dir, result, best, main=session.main, start_step=session.start_step, next_step=hint)
 
 
 def describe_loss(loss: float, codec: TextCodec) -> str:
@@ -319,6 +229,7 @@ class LoadedRun:
     codec: TextCodec
     model: Any  # nn.Module in eval mode, or NGramLM
     weights: Path | None
+    note: str | None = None  # said when the weights are not the ones asked for (e.g. best/ is missing)
 
     @property
     def family(self) -> str:
@@ -326,22 +237,10 @@ class LoadedRun:
 
 
 def load_config(run_dir: Path) -> tuple[LMRunConfig, dict[str, Any]]:
-    run_dir = Path(run_dir)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise RunError(f"{run_dir} is a file, not a run folder; expected a folder written by 'unrolled train lm'")
-    if not run_dir.is_dir():
-        raise RunError(f"run folder {run_dir} does not exist")
-    path = run_dir / "config.json"
-    if not path.is_file():
-        raise RunError(f"{run_dir} is not a run folder: it has no config.json")
-    raw = read_json(path)
-    if not isinstance(raw, dict) or raw.get("task") != "lm":
-        raise RunError(f'{path}: not a language-model run (expected "task": "lm")')
-    try:
-        cfg = build_run_config({k: raw[k] for k in ("data", "model", "sample", "train") if k in raw})
-    except ValueError as e:
-        raise RunError(f"{path}: {' '.join(str(e).split())}") from None
-    return cfg, raw
+    """The typed config of a language-model run and its raw ``config.json``."""
+    from unrolled.tasks.lm.task import TASK
+
+    return load_run_config(TASK, run_dir)
 
 
 def load_run(run_dir: str | Path, which: str = "best") -> LoadedRun:
@@ -363,17 +262,11 @@ def load_run(run_dir: str | Path, which: str = "best") -> LoadedRun:
             raise RunError(f"{ids_path}: not a readable safetensors file ({type(e).__name__})") from None
         return LoadedRun(run_dir, cfg, codec, fit_ngram(cfg.model, codec.vocab, ids), None)
     model = build_model(cfg.model, len(codec.vocab), _pad_id(codec.vocab))
-    best = run_dir / "best" / "model.safetensors"
-    ckpt = find_checkpoint(run_dir)
-    candidates = [best, ckpt / "model.safetensors" if ckpt else None]
-    if which == "last":
-        candidates.reverse()
-    weights = next((p for p in candidates if p is not None and p.is_file()), None)
-    if weights is None:
-        raise RunError(f"{run_dir} has no weights yet (no best/ or checkpoint/ folder)")
+    choice = choose_weights(run_dir, which)
+    weights = choice.path
     load_model_weights(model, weights)
     model.eval()
-    return LoadedRun(run_dir, cfg, codec, model, weights)
+    return LoadedRun(run_dir, cfg, codec, model, weights, choice.note)
 
 
 # --- using a run --------------------------------------------------------------------------------------------
@@ -451,6 +344,7 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
     cfg, raw = load_config(run_dir)
     info: dict[str, Any] = {
         "run": str(run_dir),
+        "task": "lm",
         "family": cfg.model.family,
         "description": FAMILIES[cfg.model.family].describe(to_dict(cfg.model)),
         "model": to_dict(cfg.model),
@@ -460,11 +354,8 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
         "train": to_dict(cfg.train),
         "runtime": raw.get("runtime"),
     }
-    meta = run_dir / "best" / "meta.json"
-    if meta.is_file():
-        best = read_json(meta)
-        if not isinstance(best, dict) or not isinstance(best.get("valid_loss"), (int, float)):
-            raise RunError(f"{meta}: expected {{'step', 'epoch', 'valid_loss'}} written by the run")
+    best = read_best_meta(run_dir)
+    if best is not None:
         info["best"] = best
     ckpt = find_checkpoint(run_dir)
     if ckpt is not None and (ckpt / "progress.json").is_file():

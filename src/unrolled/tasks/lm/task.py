@@ -1,0 +1,411 @@
+"""The language-modeling task as the shared machinery sees it: options, resume rules, evaluate, predict, info,
+and the ``generate`` command.
+
+The worked example for every other task: the options are data (:class:`~unrolled.tasks.spec.Option`), the
+training runs in a :class:`~unrolled.tasks.session.RunSession`, and the commands return what to print.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from unrolled.tasks.lm.codec import EOS_MODES
+from unrolled.tasks.lm.config import TOKENIZER_DEPENDENT, LMRunConfig, build_run_config, default_raw_config
+from unrolled.tasks.lm.families import FAMILIES
+from unrolled.tasks.lm.run import (
+    evaluate_documents,
+    generate_text,
+    latest_run,
+    load_run,
+    run_info,
+    score_ids,
+    train_in_session,
+)
+from unrolled.tasks.spec import Command, Option, Report, Task
+
+__all__ = ["BUILTIN_BUDGET_S", "BUILTIN_EPOCHS", "BUILTIN_SAMPLE_EVERY", "TASK"]
+
+#: wall-clock budget of ``unrolled train lm`` on the built-in corpus when no time limit is given (the README's
+#: first command must finish within 3 minutes on 2 CPU cores, corpus preparation and validation included)
+BUILTIN_BUDGET_S = 150.0
+#: on the built-in corpus a sample is printed every this many steps unless sample.every is given
+BUILTIN_SAMPLE_EVERY = 100
+#: epochs on the built-in corpus unless train.epochs is given: more than a session's budget covers (about 3 epochs
+#: in 150 s on 2 cores), so the budget ends each session and a plain ``--resume`` trains another budget's worth
+BUILTIN_EPOCHS = 20
+
+
+def _cells() -> list[str]:
+    from unrolled.cells.registry import CELLS
+
+    return list(CELLS)
+
+
+def _tokenizers() -> list[str]:
+    from unrolled.text.tokenize import TOKENIZERS
+
+    return list(TOKENIZERS)
+
+
+def _smoothings() -> list[str]:
+    from unrolled.models.ngram import SMOOTHINGS
+
+    return list(SMOOTHINGS)
+
+
+def _optimizers() -> list[str]:
+    from unrolled.train.optim import OPTIMIZERS
+
+    return list(OPTIMIZERS)
+
+
+def _schedules() -> list[str]:
+    from unrolled.train.schedule import SCHEDULES
+
+    return list(SCHEDULES)
+
+
+def _metrics_formats() -> list[str]:
+    from unrolled.train.config import METRICS_FORMATS
+
+    return list(METRICS_FORMATS)
+
+
+_D, _M, _T = "data", "model", "training"
+
+#: the options of ``unrolled train lm`` (each sets one config key)
+TRAIN_OPTIONS: tuple[Option, ...] = (
+    Option("--data", "UTF-8 text file or folder of .txt files (default: built-in)", "data.path", metavar="PATH",
+           group=_D),
+    Option("--tokenizer", "tokenize into characters (default) or words", "data.tokenizer", choices=_tokenizers,
+           group=_D),
+    Option("--lowercase", "lower-case the text first (default off)", "data.lowercase", switch=True, group=_D),
+    Option("--strip-punctuation", "remove punctuation (default off)", "data.strip_punctuation", switch=True, group=_D),
+    Option("--strip-numbers", "remove digits and numerals (default off)", "data.strip_numbers", switch=True, group=_D),
+    Option("--strip-special", "remove symbols and control characters (default off)", "data.strip_special",
+           switch=True, group=_D),
+    Option("--stop-words", "drop stop words (word tokenizer): the built-in English list or a file of one word per "
+           "line", "data.stop_words", metavar="english|FILE", group=_D),
+    Option("--eos", "where <eos> goes: at each line end (default for words), document end, or none (default for "
+           "chars)", "data.eos", choices=list(EOS_MODES), group=_D),
+    Option("--min-freq", "rarer tokens become <unk> (default 1)", "data.min_freq", int, "N", group=_D),
+    Option("--max-vocab", "keep at most N tokens (incl. the 4 specials)", "data.max_vocab", int, "N", group=_D),
+    Option("--batch-size", "rows of the training stream (default 32)", "data.batch_size", int, "B", group=_D),
+    Option("--bptt", "steps per truncated-BPTT chunk (default 100); 0 = full BPTT: each row in one piece",
+           "data.bptt", int, "K1", group=_D),
+    Option("--k2", "steps back-propagated per update, >= bptt (default = bptt)", "data.k2", int, "K2", group=_D),
+    Option("--model", "model family (default rnn): " + "; ".join(f"{f.name}: {f.summary}" for f in FAMILIES.values()),
+           "model.family", choices=list(FAMILIES), group=_M),
+    Option("--cell", "recurrent cell (default lstm): " + ", ".join(_cells()), "model.cell", metavar="CELL", group=_M),
+    Option("--layers", "stacked recurrent layers (default 2)", "model.layers", int, "N", group=_M),
+    Option("--hidden", "hidden units per layer (default 256)", "model.hidden", int, "H", group=_M),
+    Option("--embed", "embedding width (default 64)", "model.embed_dim", int, "E", group=_M),
+    Option("--dropout", "dropout (default 0.1)", "model.dropout", float, "P", group=_M),
+    Option("--tie", "tie embedding and softmax weights (default off)", "model.tie_weights", switch=True, group=_M),
+    Option("--recurrent-dropout", "variational dropout on h", "model.recurrent_dropout", float, "P", group=_M),
+    Option("--zoneout", "zoneout probability", "model.zoneout", float, "P", group=_M),
+    Option("--context", "fixed-window model: tokens of context (default 8)", "model.context", int, "N", group=_M),
+    Option("--order", "n-gram model: order n (default 5)", "model.order", int, "N", group=_M),
+    Option("--smoothing", "n-gram smoothing (default kneser_ney)", "model.smoothing", choices=_smoothings, group=_M),
+    Option("--epochs", f"passes over the data (default 3; {BUILTIN_EPOCHS} on the built-in corpus)", "train.epochs",
+           int, "N", group=_T),
+    Option("--max-steps", "stop after N optimizer steps in total", "train.max_steps", int, "N", group=_T),
+    Option("--max-time", f"stop (with a checkpoint) after this long in this session (default: none; "
+           f"{BUILTIN_BUDGET_S:g} s on the built-in corpus)", "train.max_time", float, "SECONDS", group=_T),
+    Option("--lr", "learning rate (default 2e-3)", "train.lr", float, group=_T),
+    Option("--optimizer", "default adam", "train.optimizer", choices=_optimizers, group=_T),
+    Option("--schedule", "default plateau", "train.schedule", choices=_schedules, group=_T),
+    Option("--clip", "clip the global gradient norm (default 1.0)", "train.clip_norm", float, "NORM", group=_T),
+    Option("--clip-value", "clamp each gradient element to [-V, V]", "train.clip_value", float, "V", group=_T),
+    Option("--l1", "L1 penalty on weight matrices", "train.l1", float, "LAMBDA", group=_T),
+    Option("--l2", "L2 penalty on weight matrices", "train.l2", float, "LAMBDA", group=_T),
+    Option("--patience", "early stopping: stop after N validations without gain", "train.early_stopping_patience",
+           int, "N", group=_T),
+    Option("--eval-every", "validate every N steps (default: each epoch)", "train.eval_every", int, "STEPS", group=_T),
+    Option("--metrics-format", "RUN/metrics.csv or .jsonl (default csv)", "train.metrics_format",
+           choices=_metrics_formats, group=_T),
+    Option("--tensorboard", "also log to RUN/tensorboard (default off)", "train.tensorboard", switch=True, group=_T),
+    Option("--seed", "random seed (default 0)", "train.seed", int, group=_T),
+    Option("--device", "cpu, cuda, cuda:N or auto (default)", "train.device", group=_T),
+    Option("--sample-every", f"print a sample every N steps (default: after each validation; "
+           f"{BUILTIN_SAMPLE_EVERY} on the built-in corpus)", "sample.every", int, "STEPS", group=_T),
+    Option("--sample-length", "tokens per printed sample (default 200)", "sample.length", int, "N", group=_T),
+    Option("--sample-temperature", "temperature of the samples (default 0.8)", "sample.temperature", float, "T",
+           group=_T),
+)  # fmt: skip
+
+#: options accepted with --resume: they extend the schedule or change what is printed, never the model or the data
+#: (``--data`` may point at the same text if it moved: its sha256 is checked)
+RESUME_OPTIONS = ("epochs", "max_steps", "max_time", "device", "sample_every", "sample_length", "sample_temperature")
+#: --set keys accepted with --resume (a section name alone allows all its keys)
+RESUME_KEYS = (
+    "train.epochs",
+    "train.max_steps",
+    "train.max_time",
+    "train.device",
+    "train.progress",
+    "train.plot",
+    "train.log_every",
+    "sample",
+)
+#: data / sample keys that only a family that trains uses
+TRAINING_DATA_KEYS = ("data.batch_size", "data.bptt", "data.k2", "sample.every")
+
+
+def _check_family_options(family_name: str, given: dict[str, Any]) -> None:
+    """Refuse options that the chosen model family does not use (one line naming them)."""
+    from unrolled.config_io import ConfigError
+
+    family = FAMILIES.get(family_name)
+    if family is None:
+        return  # the config check names the bad family
+    bad = []
+    for option in TRAIN_OPTIONS:
+        if option.dest not in given:
+            continue
+        section, _, name = option.key.partition(".")
+        if section == "model" and name != "family" and name not in family.keys:
+            bad.append(option.flag)
+        elif not family.trains and (section == "train" or option.key in TRAINING_DATA_KEYS):
+            bad.append(option.flag)
+    if bad:
+        what = "is fitted from counts and does not train" if not family.trains else "does not use them"
+        verb = "does" if len(bad) == 1 else "do"
+        raise ConfigError(f"{', '.join(bad)} {verb} not apply to --model {family_name} (it {what})")
+
+
+def prepare(raw: dict[str, Any], explicit: set[str], given: dict[str, Any]) -> None:
+    """The LM's own rules on a raw config: options of another family are refused; the built-in corpus (the
+    README's first command) gets its time budget, samples and epochs unless they were set."""
+    family = raw.get("model", {}).get("family") if isinstance(raw.get("model"), dict) else None
+    if isinstance(family, str):
+        _check_family_options(family, given)
+    data = raw.get("data")
+    if isinstance(data, dict) and data.get("path") is None and isinstance(raw.get("train"), dict):
+        defaults = {"train.max_time": BUILTIN_BUDGET_S, "sample.every": BUILTIN_SAMPLE_EVERY}
+        defaults["train.epochs"] = BUILTIN_EPOCHS
+        for key, value in defaults.items():
+            section, _, name = key.partition(".")
+            if key not in explicit and isinstance(raw.get(section), dict):
+                raw[section][name] = value
+
+
+def _json_number(value: float) -> float | str:
+    return value if math.isfinite(value) else str(value)
+
+
+def _warn(message: str) -> None:
+    print(f"unrolled: warning: {message}", file=sys.stderr)
+
+
+def evaluate(run_dir: Path, opts: dict[str, Any]) -> Report:
+    """Loss, perplexity and bits per token of a run on ``--data`` (or on its own validation split)."""
+    from unrolled.data.readers import read_documents
+    from unrolled.tasks.lm.corpus import prepare_corpus
+
+    run = load_run(run_dir)
+    if run.note:
+        _warn(run.note)
+    batch_size = opts.get("batch_size") or 1
+    if batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
+    unit = run.codec.unit
+    data = opts.get("data")
+    if data is not None:
+        ev = evaluate_documents(run, read_documents(data), batch_size=batch_size)
+        loss, tokens, unknown, where = ev.loss, ev.tokens, ev.unknown, str(data)
+    else:  # the run's own validation split, from the text it was trained on (its sha256 is checked)
+        corpus = prepare_corpus(run.config.data)
+        if corpus.codec.vocab != run.codec.vocab:
+            raise ValueError(f"{run_dir}: its text no longer gives its vocabulary; pass --data PATH to score a text")
+        total, tokens = score_ids(run, corpus.valid_ids, batch_size)
+        loss, unknown, where = total / tokens, 0, "validation split"
+    from unrolled.train.metrics import bits, perplexity
+
+    ppl = perplexity(loss)
+    metrics = {
+        "tokens": tokens,
+        "unknown_tokens": unknown,
+        "loss_nats": loss,
+        "perplexity": _json_number(ppl),
+        unit.bits_key: bits(loss),
+    }
+    text = (
+        f"{run.run_dir} on {where}: {tokens:,} tokens scored ({unknown:,} unknown), loss {loss:.4f} nats/token, "
+        f"perplexity {ppl:.3f}, {bits(loss):.4f} {unit.bits_label}"
+    )
+    return Report(metrics, text, data=where)
+
+
+def predict(run_dir: Path, opts: dict[str, Any]) -> list[str]:
+    """``unrolled predict RUN [INPUT]``: a continuation of each line of INPUT (or one sample without INPUT)."""
+    from unrolled.tasks.runs import read_input
+
+    run = load_run(run_dir)
+    if run.note:
+        _warn(run.note)
+    length = opts.get("length")
+    changes = {"length": length} if length is not None else {}
+    if opts.get("input") is None:
+        return [generate_text(run, replace(run.config.sample, **changes))]
+    lines = read_input(opts["input"]).splitlines()
+    return [generate_text(run, replace(run.config.sample, prime=line, **changes)) for line in lines]
+
+
+def info(run_dir: Path, raw: Any) -> dict[str, Any]:
+    out = run_info(run_dir)
+    corpus = out.get("corpus") or {}
+    tokens = corpus.get("tokens")
+    size = f"{tokens:,} " if isinstance(tokens, int) else ""
+    out["data_summary"] = (
+        f"{corpus.get('kind')} {corpus.get('path', '')} ({size}{out['data']['tokenizer']} tokens, vocabulary "
+        f"{out['vocab_size']})"
+    )
+    return out
+
+
+def generate(opts: dict[str, Any]) -> int:
+    """``unrolled generate [RUN]``: sample text from a run (the most recent one under ./runs by default)."""
+    run_dir = Path(opts["run"]) if opts.get("run") else latest_run()
+    run = load_run(run_dir, which="last" if opts.get("last") else "best")
+    if run.note:
+        _warn(run.note)
+    names = ("prime", "length", "temperature", "top_k", "top_p", "seed", "stop_at_eos")
+    changes = {k: opts[k] for k in names if opts.get(k) is not None}
+    sample = replace(run.config.sample, **changes)  # checked again: a bad --top-p is a one-line error
+    unknown = run.codec.unknown(sample.prime)
+    if unknown:
+        kind = "characters" if run.codec.tokenizer_name == "char" else "words"
+        _warn(
+            f"the prime has {kind} that {run_dir} never saw, read as <unk>: "
+            f"{', '.join(repr(t) for t in unknown[:20])}{' ...' if len(unknown) > 20 else ''}"
+        )
+    print(generate_text(run, sample))
+    return 0
+
+
+GENERATE_EPILOG = """\
+examples:
+  unrolled generate                                   # from the most recent run under ./runs
+  unrolled generate runs/lm-20261123-101500 --prime "def " --length 400 --temperature 0.7
+  unrolled generate RUN --top-p 0.9 --seed 3
+  unrolled generate RUN --temperature 0                 # greedy
+  unrolled generate RUN --stop-at-eos                   # one line / sentence
+the prime is printed as given; characters (or words) it has that the run's vocabulary lacks are named in a
+warning and read as <unk>. <pad>, <bos> and <unk> are never generated.
+"""
+
+GENERATE = Command(
+    name="generate",
+    help="generate text from a trained language model",
+    description="Sample text from a trained language-model run.",
+    epilog=GENERATE_EPILOG,
+    run=generate,
+    options=(
+        Option("run", "run folder (default: the most recent under ./runs)", metavar="RUN", nargs="?"),
+        Option("--prime", "text to start from (default: a new line)", metavar="TEXT"),
+        Option("--length", "tokens to generate (default 200)", type=int, metavar="N"),
+        Option("--temperature", "0 = greedy (default 0.8)", type=float, metavar="T"),
+        Option("--top-k", "sample among the K most likely tokens", type=int, metavar="K"),
+        Option("--top-p", "nucleus sampling mass in (0, 1]", type=float, metavar="P"),
+        Option("--seed", "sampling seed (default 0)", type=int),
+        Option("--stop-at-eos", "stop at the first <eos> (a newline for char runs without <eos>); default: generate "
+               "--length tokens", switch=True),
+        Option("--last", "use the latest checkpoint instead of the best weights", store_true=True),
+    ),
+)  # fmt: skip
+
+
+def _settings_help() -> str:
+    """Every --set key with its default, generated from the config dataclasses."""
+    import dataclasses
+    import json
+
+    cfg = LMRunConfig()
+    dependent = {f"{s}.{k}" for s, k in TOKENIZER_DEPENDENT}
+    lines = []
+    for section in dataclasses.fields(cfg):
+        obj = getattr(cfg, section.name)
+        items = []
+        for f in dataclasses.fields(obj):
+            if not f.init:
+                continue
+            value = getattr(obj, f.name)
+            value = json.dumps(list(value) if isinstance(value, tuple) else value, separators=(",", ":"))
+            if f"{section.name}.{f.name}" in dependent:
+                value = "auto"
+            items.append(f"{f.name}={value}")
+        lines.append(
+            textwrap.fill(
+                " ".join(items), width=116, initial_indent=f"  {section.name + ':':8}", subsequent_indent=" " * 10
+            )
+        )
+    return "\n".join(lines)
+
+
+def _resume_help() -> str:
+    flags = ", ".join("--" + d.replace("_", "-") for d in (*RESUME_OPTIONS, "data", "no_progress"))
+    keys = ", ".join(k if "." in k else k + ".*" for k in RESUME_KEYS)
+    return textwrap.fill(
+        f"--resume RUN continues with RUN's saved configuration; it accepts only flags that extend the schedule or "
+        f"change what is printed: {flags}, and --set on {keys}. --max-time is a budget per session: a run stopped by "
+        "it trains that long again when resumed. The text must be the one the run started with (same sha256); "
+        "--data PATH points at it if it moved.",
+        width=116,
+    )
+
+
+TRAIN_EPILOG = """\
+examples:
+  unrolled train lm                                   # built-in corpus (Python stdlib source), char LSTM, 150 s
+  unrolled train lm --resume runs/lm-20261123-101500  # ... another 150 s (the budget is per session)
+  unrolled train lm --data input.txt --layers 2 --hidden 512 --epochs 20
+  unrolled train lm --data corpus/ --tokenizer word --cell gru --tie --bptt 35 --stop-words english
+  unrolled train lm --data input.txt --bptt 0 --batch-size 8                # full BPTT over each whole row
+  unrolled train lm --data input.txt --model ngram --order 5          # Kneser-Ney baseline
+  unrolled train lm --data input.txt --model fixed_window --context 8  # Bengio et al. 2003 baseline
+  unrolled train lm --config configs/lm_shakespeare.toml --set train.lr=1e-3 --set model.dropout=0.3
+  unrolled train lm --resume runs/lm-20261123-101500                   # continue exactly where it stopped
+  unrolled train lm --resume runs/lm-20261123-101500 --epochs 10       # ... and train for longer
+
+precedence: built-in defaults < --config file < flags < --set overrides. The resolved configuration is saved
+as RUN/config.json. A new run needs a new or empty --run-dir. Ctrl-C (or an error) saves a checkpoint.
+
+{resume}
+
+model flags apply to their family only: rnn uses --cell --layers --hidden --embed --dropout --tie
+--recurrent-dropout --zoneout; fixed_window uses --context --embed --hidden --dropout; ngram uses --order
+--smoothing and does not train (no training flags).
+
+settings (--set SECTION.KEY=VALUE, or the same keys in a --config file; "name=default"):
+{settings}
+"""
+
+TASK = Task(
+    name="lm",
+    summary="train a language model (recurrent, fixed-window or n-gram) on a text",
+    description="Train a language model on a UTF-8 text file or folder (default: a built-in corpus).",
+    config_type=LMRunConfig,
+    train=train_in_session,
+    evaluate=evaluate,
+    predict=predict,
+    info=info,
+    train_options=TRAIN_OPTIONS,
+    evaluate_options=(
+        Option("--batch-size", "parallel streams (default 1)", type=int, metavar="B", default=1),
+    ),
+    predict_options=(Option("--length", "tokens to generate per line (default: the run's sample.length)", type=int,
+                            metavar="N"),),
+    resume_options=(*RESUME_OPTIONS, "data"),
+    resume_keys=RESUME_KEYS,
+    commands=(GENERATE,),
+    prepare=prepare,
+    build_config=build_run_config,
+    default_raw=default_raw_config,
+    epilog=TRAIN_EPILOG.format(resume=_resume_help(), settings=_settings_help()),
+)  # fmt: skip
