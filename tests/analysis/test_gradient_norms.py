@@ -51,3 +51,16 @@ def test_callback_records_every_k_steps():
     cb.on_fit_end(None, None)
     assert [s for s, _ in cb.history] == [1, 3, 5] and not rec.on
     assert all(n["layer0"].shape == (4,) for _, n in cb.history)
+
+
+def test_recorder_and_pascanu_capture_nest():
+    from unrolled.analysis import StepCapture
+
+    rnn = Recurrent("gru", 2, 3)
+    rec = GradientNormRecorder(rnn)
+    with rec:
+        with StepCapture(rnn) as cap:
+            y, _ = rnn(torch.randn(2, 4, 2))
+        assert len(cap.cells[0].steps) == 4
+        y.sum().backward()
+    assert rec.norms()["layer0"].shape == (4,) and "step" not in vars(rnn.cells[0])

@@ -76,6 +76,7 @@ class StepCapture:
         self.cells: list[CapturedCell] = []
         self._saved: list[tuple[Recurrent, list[bool], list[bool]]] = []
         self._hooks: list[Any] = []
+        self._previous: list[tuple[RecurrentCell, Any]] = []
         self.active = False
 
     def __enter__(self) -> StepCapture:
@@ -86,6 +87,7 @@ class StepCapture:
                 label = f"layer{i // rec.num_directions}" + (".reverse" if i % rec.num_directions else "")
                 captured = CapturedCell(f"{name}.{label}" if several and name else label, cell)
                 mine.append(captured)
+                self._previous.append((cell, cell.__dict__.get("step")))  # captures nest: restore what was there
                 cell.step = self._wrap(captured)  # an instance attribute shadows the class's step while active
             self.cells += mine
             self._saved.append((rec, list(rec._fused), list(rec._scan)))
@@ -96,7 +98,7 @@ class StepCapture:
         return self
 
     def _wrap(self, captured: CapturedCell):
-        step = type(captured.cell).step.__get__(captured.cell)
+        step = captured.cell.step  # the class's step, or an enclosing capture's wrapper
 
         def recording_step(xp_t: Tensor, state: State) -> tuple[Tensor, State]:
             y, new = step(xp_t, state)
@@ -113,8 +115,11 @@ class StepCapture:
     def __exit__(self, *exc: object) -> None:
         for rec, fused, scan in self._saved:
             rec._fused, rec._scan = fused, scan
-            for cell in rec.cells:
+        for cell, previous in self._previous:
+            if previous is None:
                 cell.__dict__.pop("step", None)
+            else:
+                cell.__dict__["step"] = previous
         for h in self._hooks:
             h.remove()
-        self._saved, self._hooks, self.active = [], [], False
+        self._saved, self._hooks, self._previous, self.active = [], [], [], False
