@@ -147,6 +147,16 @@ def test_scalar_fast_path_equals_the_general_path():
     assert fast.n_observed == general.n_observed == 57
 
 
+def test_steady_state_filter_equals_the_full_recursion():
+    lds = model2()
+    _, y = lds.sample(300, seed=7)
+    y[100, 1], y[200] = np.nan, np.nan  # gaps end the steady state, which then resumes
+    fast, full = lds._filter_general(y), lds._filter_general(y, steady_tol=0.0)
+    assert fast.log_likelihood == pytest.approx(full.log_likelihood, rel=1e-12)
+    for name in ("pred_means", "pred_covs", "means", "covs"):
+        np.testing.assert_allclose(getattr(fast, name), getattr(full, name), rtol=1e-10, atol=1e-12)
+
+
 def test_smoother_is_closer_to_the_true_states_than_the_filter():
     lds = LDS([[0.95]], [[1.0]], state_cov=[[0.2]], obs_cov=[[1.0]])
     x, y = lds.sample(400, seed=2)

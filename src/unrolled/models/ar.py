@@ -110,7 +110,8 @@ def _fit_yule_walker(y: np.ndarray, order: int, yw_method: str) -> tuple[float, 
     x = y - mean
     adjusted = yw_method == "adjusted"
     r = np.array([x @ x / T] + [x[:-k] @ x[k:] / (T - k if adjusted else T) for k in range(1, order + 1)])
-    gamma = np.array([[r[abs(i - j)] for j in range(order)] for i in range(order)])  # (p, p) Toeplitz
+    lags = np.arange(order)
+    gamma = r[np.abs(lags[:, None] - lags[None, :])]  # (p, p) Toeplitz
     phi = np.linalg.solve(gamma, r[1:]) if order else np.zeros(0)
     sigma2 = float(r[0] - r[1:] @ phi)
     if not sigma2 > 0.0:

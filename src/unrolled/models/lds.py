@@ -216,23 +216,42 @@ class LinearDynamicalSystem:
             return self._filter_scalar(Y[:, 0])
         return self._filter_general(Y)
 
-    def _filter_general(self, Y: np.ndarray) -> FilterResult:
+    def _filter_general(self, Y: np.ndarray, steady_tol: float = 1e-13) -> FilterResult:
+        """The filter for any S, D. Once the predicted covariance stops changing (relative change below
+        ``steady_tol``) over fully observed steps, the gain, covariances and log-determinant are frozen and only
+        the means run (the steady-state filter, as statsmodels does); a missing value ends the steady state.
+        ``steady_tol=0`` never freezes."""
         T, S = Y.shape[0], self.state_dim
         A, C, d, Q, R = self.transition, self.observation, self.offset, self.state_cov, self.obs_cov
         I_S = np.eye(S)
         seen_all = ~np.isnan(Y)  # (T, D)
         n_seen = seen_all.sum(axis=1)  # (T,)
+        D = Y.shape[1]
         mp, Pp = np.zeros((T, S)), np.zeros((T, S, S))
         mf, Pf = np.zeros((T, S)), np.zeros((T, S, S))
         m, P = self.init_mean, self.init_cov
         llf = 0.0
+        steady: tuple[np.ndarray, np.ndarray, float] | None = None  # (K, S_t, constant part of -2 log-lik)
+        last_pred: np.ndarray | None = None  # the previous fully observed step's predicted covariance
         for t in range(T):
-            if t > 0:
-                m, P = A @ m, _sym(A @ P @ A.T + Q)  # (S,), (S, S)
-            mp[t], Pp[t] = m, P
             k = int(n_seen[t])
+            if steady is not None and k < D:
+                steady = None
+            if t > 0:
+                m = A @ m  # (S,)
+                if steady is None:
+                    P = _sym(A @ P @ A.T + Q)  # (S, S)
+            mp[t] = m
+            if steady is not None:  # frozen gain: only the means and the innovations' quadratic form
+                K, St, const = steady
+                e = Y[t] - C @ m - d  # (D,)
+                m = m + K @ e
+                llf -= 0.5 * (const + float(e @ np.linalg.solve(St, e)))
+                Pp[t], Pf[t], mf[t] = Pp[t - 1], Pf[t - 1], m
+                continue
+            Pp[t] = P
             if k:
-                if k == Y.shape[1]:
+                if k == D:
                     Ct, Rt, e = C, R, Y[t] - C @ m - d  # (D, S), (D, D), (D,)
                 else:  # observed rows only (Durbin & Koopman sec. 4.10)
                     seen = seen_all[t]
@@ -248,8 +267,16 @@ class LinearDynamicalSystem:
                 K = sol[:, 1:].T  # (S, k): P C^T S^{-1}
                 m = m + K @ e
                 IKC = I_S - K @ Ct
+                const = k * _LOG_2PI + 2.0 * float(np.log(np.diag(L)).sum())
+                llf -= 0.5 * (const + float(e @ sol[:, 0]))
+                if k == D and last_pred is not None and steady_tol > 0:
+                    change = float(np.abs(P - last_pred).max())
+                    if change <= steady_tol * max(1.0, float(np.abs(P).max())):
+                        steady = (K, St, const)
+                last_pred = P if k == D else None
                 P = _sym(IKC @ P @ IKC.T + K @ Rt @ K.T)  # Joseph form
-                llf -= 0.5 * (k * _LOG_2PI + 2.0 * float(np.log(np.diag(L)).sum()) + float(e @ sol[:, 0]))
+            else:
+                last_pred = None
             mf[t], Pf[t] = m, P
         return FilterResult(mp, Pp, mf, Pf, float(llf), int(n_seen.sum()))
 
