@@ -1,13 +1,20 @@
 """Models: recurrent language models and their baselines."""
 
+from unrolled.models.ar import ARModel, select_order
 from unrolled.models.classifier import ClassifierConfig, SequenceClassifier
 from unrolled.models.fixed_window import FixedWindowLM, windows
+from unrolled.models.forecast_result import Forecast
 from unrolled.models.language_model import RNNLanguageModel, RNNLMConfig
+from unrolled.models.lds import LDS, LinearDynamicalSystem
 from unrolled.models.ngram import SMOOTHINGS, NGramLM
 from unrolled.models.tagger import SequenceTagger, TagBatch, TaggerConfig
 
 __all__ = [
+    "LDS",
     "SMOOTHINGS",
+    "ARModel",
+    "Forecast",
+    "LinearDynamicalSystem",
     "ClassifierConfig",
     "FixedWindowLM",
     "NGramLM",
@@ -17,5 +24,6 @@ __all__ = [
     "SequenceTagger",
     "TagBatch",
     "TaggerConfig",
+    "select_order",
     "windows",
 ]
