@@ -169,7 +169,7 @@ class ARModel:
 
         >>> model = ARModel(intercept=0.0, coef=[0.5], sigma2=1.0)
         >>> model.forecast(3, history=[2.0]).mean
-        array([1.   , 0.5  , 0.25 ])
+        array([1.  , 0.5 , 0.25])
     """
 
     def __init__(
