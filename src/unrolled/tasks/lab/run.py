@@ -48,6 +48,8 @@ class LabConfig:
         regularize: ``none`` or ``pascanu``; reg_weight: its coefficient.
         seed: the seed of the weights and the data. valid_batches: batches of the fixed validation set.
         record_every: record the gradient norms every this many steps (0: five times per run).
+        target_loss: also report the first validation step (and second) below this loss.
+        max_time: stop training after this many seconds (None: no limit).
         out: the report folder.
     """
 
@@ -65,6 +67,8 @@ class LabConfig:
     seed: int = 0
     valid_batches: int = 4
     record_every: int = 0
+    target_loss: float | None = None
+    max_time: float | None = None
     out: str = "lab"
 
     def __post_init__(self) -> None:
@@ -83,6 +87,10 @@ class LabConfig:
         parse_init_name(self.init)
         if self.regularize not in REGULARIZERS:
             raise ValueError(f"LabConfig.regularize: expected one of {REGULARIZERS}, got {self.regularize!r}")
+        for name in ("target_loss", "max_time"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0):
+                raise ValueError(f"LabConfig.{name}: expected a number > 0 or None, got {v!r}")
         if isinstance(self.record_every, bool) or not isinstance(self.record_every, int) or self.record_every < 0:
             raise ValueError(f"LabConfig.record_every: expected an integer >= 0, got {self.record_every!r}")
 
@@ -122,14 +130,15 @@ def verdict(loss: float, baseline: float) -> str:
 
 
 class _FirstBelow:
-    """Callback: the first validation step whose loss is below ``threshold``."""
+    """Callback: the first validation step (and seconds since the start) whose loss is below ``threshold``."""
 
     def __init__(self, threshold: float):
-        self.threshold, self.step = threshold, None
+        self.threshold, self.step, self.seconds = threshold, None, None
+        self.t0 = time.perf_counter()
 
     def on_eval(self, trainer: Any, step: int, metrics: dict[str, Any]) -> None:
         if self.step is None and metrics["loss"] < self.threshold:
-            self.step = step
+            self.step, self.seconds = step, round(time.perf_counter() - self.t0, 2)
 
 
 def run_lab(cfg: LabConfig, progress: bool = False) -> dict[str, Any]:
@@ -148,12 +157,14 @@ def run_lab(cfg: LabConfig, progress: bool = False) -> dict[str, Any]:
     recorder = GradientNormRecorder(model)
     norms_cb = GradientNormCallback(recorder, every=every)
     first = _FirstBelow(TEN_X * baseline)
+    target = _FirstBelow(cfg.target_loss if cfg.target_loss is not None else -math.inf)
     tc = TrainConfig(
         epochs=1,
         max_steps=cfg.steps,
         lr=cfg.lr,
         optimizer="adam",
         clip_norm=cfg.clip_norm or None,
+        max_time=cfg.max_time,
         seed=cfg.seed,
         eval_every=max(1, min(cfg.steps, 50, cfg.steps // 4 or 1)),
         log_every=max(1, min(50, cfg.steps // 10 or 1)),
@@ -182,6 +193,9 @@ def run_lab(cfg: LabConfig, progress: bool = False) -> dict[str, Any]:
         "ratio_to_baseline": final / baseline,
         "beats_chance_10x": final < TEN_X * baseline,
         "steps_to_10x": first.step,
+        "target_loss": cfg.target_loss,
+        "steps_to_target": target.step,
+        "seconds_to_target": target.seconds,
         "accuracy": acc,
         "steps": result.steps,
         "seconds": round(seconds, 2),
