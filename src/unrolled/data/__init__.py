@@ -7,6 +7,8 @@ from unrolled.data.padded import BucketedBatches, PaddedBatch, pad_batch
 from unrolled.data.readers import read_documents, read_lines, read_text, read_utf8_file
 from unrolled.data.series_csv import SeriesTable, read_series_csv, statsmodels_dataset
 from unrolled.data.stream import StreamBatches, StreamChunk, batchify
+from unrolled.data.tree_batch import TreeBatch, batch_trees
+from unrolled.data.trees import Tree, read_trees, write_trees
 
 __all__ = [
     "BucketedBatches",
@@ -16,6 +18,11 @@ __all__ = [
     "SeriesTable",
     "StreamBatches",
     "StreamChunk",
+    "Tree",
+    "TreeBatch",
+    "batch_trees",
+    "read_trees",
+    "write_trees",
     "batchify",
     "linear_interpolate",
     "pad_batch",

@@ -7,10 +7,16 @@ from unrolled.models.forecast_result import Forecast
 from unrolled.models.language_model import RNNLanguageModel, RNNLMConfig
 from unrolled.models.lds import LDS, LinearDynamicalSystem
 from unrolled.models.ngram import SMOOTHINGS, NGramLM
+from unrolled.models.ntm import NTM, NTMCell
 from unrolled.models.tagger import SequenceTagger, TagBatch, TaggerConfig
+from unrolled.models.tree_classifier import TreeClassifier, TreeClassifierConfig
 
 __all__ = [
     "LDS",
+    "NTM",
+    "NTMCell",
+    "TreeClassifier",
+    "TreeClassifierConfig",
     "SMOOTHINGS",
     "ARModel",
     "Forecast",
