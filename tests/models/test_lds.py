@@ -201,6 +201,49 @@ def test_em_with_some_parameters_fixed_is_monotone_and_keeps_the_rest(learn):
             assert same == (group not in learn), attr
 
 
+def test_em_with_partly_observed_steps_is_monotone():
+    # missing single entries: their conditional moments enter the M-step (Shumway & Stoffer sec. 6.4)
+    true = model2()
+    _, y = true.sample(120, seed=11)
+    rng = np.random.default_rng(0)
+    y[rng.random(y.shape) < 0.15] = np.nan
+    y[40:45] = np.nan
+    assert (np.isnan(y).any(axis=1) & ~np.isnan(y).all(axis=1)).sum() > 20
+    start = true._replace(transition=0.3 * np.eye(2), obs_cov=2.0 * np.eye(2), offset=np.zeros(2))
+    lls = np.array(start.em(y, n_iter=10, tol=0.0).log_likelihoods)
+    assert (np.diff(lls) >= -1e-9 * np.abs(lls[1:])).all()
+    assert lls[-1] > lls[0] + 10
+
+
+def test_observation_statistics_with_partly_missing_steps_equal_brute_force_conditioning():
+    # E[y x~^T], E[y y^T], E[x~ x~^T] summed over steps with any observation, from the joint Gaussian of all
+    # states and observations conditioned on the observed entries
+    lds = model2()
+    T = 6
+    _, y = lds.sample(T, seed=4)
+    y[1, 0], y[4, 1], y[3] = np.nan, np.nan, np.nan
+    mx, Sx, my, Sy, Cb = joint_gaussian(lds, T)
+    mz = np.r_[mx, my]
+    Sz = np.block([[Sx, Sx @ Cb.T], [Cb @ Sx, Sy]])
+    obs = np.r_[np.zeros(T * 2, bool), ~np.isnan(y.ravel())]
+    gain = np.linalg.solve(Sz[np.ix_(obs, obs)], Sz[obs]).T
+    post_mean = mz + gain @ (y.ravel()[~np.isnan(y.ravel())] - mz[obs])
+    post_cov = Sz - gain @ Sz[obs]
+    second = post_cov + np.outer(post_mean, post_mean)  # E[z z^T]
+    rows = [t for t in range(T) if not np.isnan(y[t]).all()]
+    xs = [np.r_[2 * t, 2 * t + 1] for t in rows]
+    ys = [2 * T + np.r_[2 * t, 2 * t + 1] for t in rows]
+    Syx = sum(np.c_[second[np.ix_(yi, xi)], post_mean[yi]] for xi, yi in zip(xs, ys))
+    Syy = sum(second[np.ix_(yi, yi)] for yi in ys)
+    s = lds.smooth(y)
+    Exx = s.covs + np.einsum("ti,tj->tij", s.means, s.means)
+    got_yx, got_yy, G, n = lds._observation_moments(y, ~np.isnan(y), s.means, Exx)
+    assert n == len(rows) == 5
+    np.testing.assert_allclose(got_yx, Syx, atol=1e-10)
+    np.testing.assert_allclose(got_yy, Syy, atol=1e-10)
+    np.testing.assert_allclose(G[:2, :2], sum(second[np.ix_(xi, xi)] for xi in xs), atol=1e-10)
+
+
 def test_fit_from_data_improves_on_its_start_and_forecasts():
     true = model2()
     _, y = true.sample(150, seed=8)
@@ -273,7 +316,6 @@ def test_sample_is_seeded():
         (lambda: model2().forecast(np.zeros((5, 2)), 2, level=0.0), "level"),
         (lambda: model2().em(np.zeros((5, 2)), learn=("transition", "bias")), "parameter groups"),
         (lambda: model2().em(np.zeros((5, 2)), n_iter=-1), "n_iter"),
-        (lambda: model2().em(np.array([[0.0, np.nan], [1.0, 1.0]])), "t=0 is partly missing"),
         (lambda: LDS.fit(np.zeros(10), state_dim=0), "state_dim"),
         (lambda: LDS.fit(np.c_[np.zeros(10), np.full(10, np.nan)]), "entirely missing"),
         (lambda: LDS.fit(np.zeros(2)), "T >= 3"),

@@ -384,12 +384,6 @@ class LinearDynamicalSystem:
         learn = _check_learn(learn)
         Y, _ = self._series(y)
         seen = ~np.isnan(Y)
-        partial = seen.any(axis=1) & ~seen.all(axis=1)
-        if partial.any() and {"observation", "offset", "obs_cov"} & learn:
-            raise ValueError(
-                f"EM of the observation parameters needs each time step fully observed or fully missing; "
-                f"t={int(np.argmax(partial))} is partly missing (fix observation/offset/obs_cov or impute first)"
-            )
         s = self.smooth(Y)
         T = Y.shape[0]
         Exx = s.covs + np.einsum("ti,tj->tij", s.means, s.means)  # (T, S, S): E[x_t x_t^T]
@@ -405,27 +399,20 @@ class LinearDynamicalSystem:
             if "state_cov" in learn:
                 Qn = (S11 - A @ S10.T - S10 @ A.T + A @ S00 @ A.T) / (T - 1)
                 changes["state_cov"] = _sym(Qn)
-        obs = seen.all(axis=1)
-        n = int(obs.sum())
-        if n and {"observation", "offset", "obs_cov"} & learn:
-            Yo, mo, Eo = Y[obs], s.means[obs], Exx[obs]  # (n, D), (n, S), (n, S, S)
-            # augmented state [x; 1] so that C and d are solved jointly: E[x~ x~^T], sum y E[x~]^T
+        if {"observation", "offset", "obs_cov"} & learn and seen.any():
+            Syx, Syy, G, n = self._observation_moments(Y, seen, s.means, Exx)
             S = self.state_dim
-            G = np.zeros((S + 1, S + 1))
-            G[:S, :S], G[:S, S], G[S, :S], G[S, S] = Eo.sum(0), mo.sum(0), mo.sum(0), n
-            Yx = np.concatenate([Yo.T @ mo, Yo.sum(0)[:, None]], axis=1)  # (D, S + 1)
-            Cd = np.concatenate([self.observation, self.offset[:, None]], axis=1)
+            Cd = np.concatenate([self.observation, self.offset[:, None]], axis=1)  # (D, S + 1): [C d]
             fit_c, fit_d = "observation" in learn, "offset" in learn
             if fit_c and fit_d:
-                Cd = _solve_sym(G, Yx.T).T
+                Cd = _solve_sym(G, Syx.T).T
             elif fit_c:  # d fixed: regress y - d on x
-                Cd[:, :S] = _solve_sym(G[:S, :S], (Yx[:, :S] - np.outer(self.offset, mo.sum(0))).T).T
+                Cd[:, :S] = _solve_sym(G[:S, :S], (Syx[:, :S] - np.outer(self.offset, G[S, :S])).T).T
             elif fit_d:  # C fixed
-                Cd[:, S] = (Yo - mo @ self.observation.T).mean(0)
+                Cd[:, S] = (Syx[:, S] - self.observation @ G[:S, S]) / n
             changes["observation"], changes["offset"] = Cd[:, :S], Cd[:, S]
             if "obs_cov" in learn:
-                Yy = Yo.T @ Yo
-                Rn = (Yy - Cd @ Yx.T - Yx @ Cd.T + Cd @ G @ Cd.T) / n
+                Rn = (Syy - Cd @ Syx.T - Syx @ Cd.T + Cd @ G @ Cd.T) / n
                 changes["obs_cov"] = _sym(Rn)
         try:
             new = self._replace(**changes)
@@ -433,11 +420,53 @@ class LinearDynamicalSystem:
             raise ValueError(f"EM produced an invalid model ({err}); the data may be degenerate") from None
         return new, s.filtered.log_likelihood
 
+    def _observation_moments(
+        self, Y: np.ndarray, seen: np.ndarray, means: np.ndarray, Exx: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Sufficient statistics of the observation M-step over the n steps with any observed entry, with the
+        augmented state x~ = [x; 1]: sum E[y x~^T] (D, S+1), sum E[y y^T] (D, D), sum E[x~ x~^T] (S+1, S+1).
+
+        A partly observed step fills its missing entries y2 by their conditional law given x_t and the observed
+        y1, y2 | x, y1 ~ N(G x + h, R_22 - R_21 R_11^{-1} R_12) with G = C_2 - R_21 R_11^{-1} C_1 and
+        h = d_2 + R_21 R_11^{-1}(y1 - d_1) (Shumway & Stoffer, "Time Series Analysis and Its Applications",
+        sec. 6.4, missing-data modifications); fully missing steps drop out of these sums."""
+        S, D = self.state_dim, self.obs_dim
+        C, d, R = self.observation, self.offset, self.obs_cov
+        full, partial = seen.all(axis=1), seen.any(axis=1) & ~seen.all(axis=1)
+        rows = full | partial
+        n = int(rows.sum())
+        G = np.zeros((S + 1, S + 1))
+        G[:S, :S], G[:S, S], G[S, :S], G[S, S] = Exx[rows].sum(0), means[rows].sum(0), means[rows].sum(0), n
+        Yf, mf = Y[full], means[full]  # (n_full, D), (n_full, S)
+        Syx = np.concatenate([Yf.T @ mf, Yf.sum(0)[:, None]], axis=1)  # (D, S + 1)
+        Syy = Yf.T @ Yf  # (D, D)
+        for t in np.flatnonzero(partial):
+            o, u = seen[t], ~seen[t]
+            B = np.linalg.solve(R[np.ix_(o, o)], R[np.ix_(o, u)]).T  # (u, o): R_21 R_11^{-1}
+            y1 = Y[t, o]
+            Gh = np.concatenate([C[u] - B @ C[o], (d[u] + B @ (y1 - d[o]))[:, None]], axis=1)  # (u, S + 1)
+            X = np.zeros((S + 1, S + 1))  # E[x~ x~^T] at t
+            X[:S, :S], X[:S, S], X[S, :S], X[S, S] = Exx[t], means[t], means[t], 1.0
+            mx = np.append(means[t], 1.0)  # E[x~]
+            Ey2 = Gh @ mx
+            Ey = np.zeros(D)
+            Ey[o], Ey[u] = y1, Ey2
+            Eyx = np.zeros((D, S + 1))
+            Eyx[o], Eyx[u] = np.outer(y1, mx), Gh @ X
+            Eyy = np.zeros((D, D))
+            Eyy[np.ix_(o, o)] = np.outer(y1, y1)
+            Eyy[np.ix_(o, u)] = np.outer(y1, Ey2)
+            Eyy[np.ix_(u, o)] = np.outer(Ey2, y1)
+            Eyy[np.ix_(u, u)] = Gh @ X @ Gh.T + R[np.ix_(u, u)] - B @ R[np.ix_(o, u)]
+            Syx += Eyx
+            Syy += Eyy
+        return Syx, Syy, G, n
+
     def em(self, y: object, n_iter: int = 100, tol: float = 1e-8, learn: Iterable[str] = LEARNABLE) -> EMResult:
         """Run EM from this model for at most ``n_iter`` iterations.
 
         Args:
-            y: ``(T,)`` or ``(T, D)``; NaN = missing (whole steps only when learning C, d or R).
+            y: ``(T,)`` or ``(T, D)``; NaN = missing (whole steps or single entries).
             n_iter: maximum iterations.
             tol: stop when the log-likelihood improves by less than ``tol * (1 + |llf|)``.
             learn: parameter groups to update, a subset of :data:`LEARNABLE`.
@@ -469,7 +498,7 @@ class LinearDynamicalSystem:
         """Initialise from the data (PCA of the gap-filled series, least-squares dynamics) and run EM.
 
         Args:
-            y: ``(T,)`` or ``(T, D)``, NaN = missing whole steps.
+            y: ``(T,)`` or ``(T, D)``, NaN = missing.
             state_dim: S >= 1.
             n_iter, tol: as :meth:`em`.
             seed: for the random columns of C when S > D.
