@@ -71,10 +71,11 @@ class TagBatch:
     """A padded batch of sentences for :class:`SequenceTagger` (build it with :meth:`collate`).
 
     Attributes:
-        words: (B, T) word ids, padded with 0.
+        words: (B, T) word ids, padded with ``pad_id``.
         lengths: (B,) sentence lengths (CPU).
         tags: (B, T) tag ids (padded with 0), or ``None`` when tagging unlabelled text.
-        chars: (B, T, C) character ids of every word (padded with 0), or ``None`` without a character encoder.
+        chars: (B, T, C) character ids of every word (padded with ``pad_id``), or ``None`` without a character
+            encoder.
         char_lengths: (B, T) characters per word (0 at padded words), or ``None``.
         indices: (B,) positions of the sentences in the dataset, or ``None``.
     """
@@ -113,8 +114,10 @@ class TagBatch:
         tags: Sequence[Sequence[int]] | None = None,
         chars: Sequence[Sequence[Sequence[int]]] | None = None,
         indices: Sequence[int] | None = None,
+        pad_id: int = 0,
     ) -> TagBatch:
-        """Pad lists of ids into a :class:`TagBatch` (rows keep their order; id 0 is padding).
+        """Pad lists of ids into a :class:`TagBatch` (rows keep their order; words and characters padded with
+        ``pad_id``, tags with 0).
 
         Example::
 
@@ -133,7 +136,7 @@ class TagBatch:
             if chars is not None and len(chars[k]) != n:
                 raise ValueError(f"sentence {k + 1}: expected {n} character lists (one per word), got {len(chars[k])}")
         B, T = len(words), max(lengths)
-        w = torch.zeros(B, T, dtype=torch.long)
+        w = torch.full((B, T), pad_id, dtype=torch.long)
         t = torch.zeros(B, T, dtype=torch.long) if tags is not None else None
         for k in range(B):
             w[k, : lengths[k]] = torch.as_tensor(list(words[k]), dtype=torch.long)
@@ -142,7 +145,7 @@ class TagBatch:
         c = cl = None
         if chars is not None:
             C = max(max((len(x) for x in sent), default=1) for sent in chars)
-            c = torch.zeros(B, T, max(C, 1), dtype=torch.long)
+            c = torch.full((B, T, max(C, 1)), pad_id, dtype=torch.long)
             cl = torch.zeros(B, T, dtype=torch.long)
             for k, sent in enumerate(chars):
                 for i, word in enumerate(sent):
@@ -162,13 +165,13 @@ class CharEncoder(nn.Module):
         r_w = [\overrightarrow{h}_{|w|}; \overleftarrow{h}_1]
 
     Shape:
-        - chars: (B, T, C) character ids (0 padding); char_lengths: (B, T), 0 at padded words
+        - chars: (B, T, C) character ids; char_lengths: (B, T), 0 at padded words
         - output: (B, T, 2·C_H), zero at padded words
     """
 
-    def __init__(self, num_chars: int, embed_dim: int, hidden: int) -> None:
+    def __init__(self, num_chars: int, embed_dim: int, hidden: int, pad_id: int = 0) -> None:
         super().__init__()
-        self.embedding = nn.Embedding(num_chars, embed_dim, padding_idx=0)
+        self.embedding = nn.Embedding(num_chars, embed_dim, padding_idx=pad_id)
         self.rnn = Recurrent("lstm", embed_dim, hidden, bidirectional=True)
         self.half = self.rnn.output_size // 2
         self.output_size = self.rnn.output_size
@@ -204,10 +207,11 @@ class SequenceTagger(nn.Module):
     reaches the loss or the decoded tags.
 
     Args:
-        num_words: V, the word vocabulary (id 0 is padding).
+        num_words: V, the word vocabulary.
         num_tags: K, the tag set.
         config: a :class:`TaggerConfig`.
-        num_chars: the character vocabulary (id 0 is padding); required with ``config.char_encoder``.
+        num_chars: the character vocabulary; required with ``config.char_encoder``.
+        pad_id: the padding id of words and characters (its embedding stays zero). Default: 0.
         pretrained: optional (V, E) tensor of initial word vectors (rows of words without a vector may hold
             anything, e.g. random values).
         allowed, allowed_start, allowed_end: optional CRF constraints (see :class:`~unrolled.layers.CRF` and
@@ -235,6 +239,7 @@ class SequenceTagger(nn.Module):
         config: TaggerConfig | None = None,
         *,
         num_chars: int | None = None,
+        pad_id: int = 0,
         pretrained: Tensor | None = None,
         allowed: Sequence[Sequence[bool]] | Tensor | None = None,
         allowed_start: Sequence[bool] | Tensor | None = None,
@@ -246,7 +251,7 @@ class SequenceTagger(nn.Module):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"SequenceTagger expected {name} to be a positive integer, got {v!r}")
         self.config, self.num_words, self.num_tags = config, num_words, num_tags
-        self.embedding = nn.Embedding(num_words, config.embed_dim, padding_idx=0)
+        self.embedding = nn.Embedding(num_words, config.embed_dim, padding_idx=pad_id)
         if pretrained is not None:
             if not isinstance(pretrained, Tensor) or tuple(pretrained.shape) != (num_words, config.embed_dim):
                 got = tuple(pretrained.shape) if isinstance(pretrained, Tensor) else type(pretrained).__name__
@@ -256,14 +261,14 @@ class SequenceTagger(nn.Module):
                 )
             with torch.no_grad():
                 self.embedding.weight.copy_(pretrained)
-                self.embedding.weight[0].zero_()
+                self.embedding.weight[pad_id].zero_()
         self.embedding.weight.requires_grad_(not config.freeze_embeddings)
         self.chars: CharEncoder | None = None
         width = config.embed_dim
         if config.char_encoder:
             if isinstance(num_chars, bool) or not isinstance(num_chars, int) or num_chars < 2:
                 raise ValueError(f"SequenceTagger with char_encoder expected num_chars >= 2, got {num_chars!r}")
-            self.chars = CharEncoder(num_chars, config.char_embed_dim, config.char_hidden)
+            self.chars = CharEncoder(num_chars, config.char_embed_dim, config.char_hidden, pad_id)
             width += self.chars.output_size
         self.rnn = Recurrent(
             config.cell,
