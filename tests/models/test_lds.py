@@ -253,6 +253,18 @@ def test_fit_from_data_improves_on_its_start_and_forecasts():
     assert fitted.forecast(y, 5).mean.shape == (5, 2)
 
 
+def test_fit_gives_a_univariate_series_an_oscillating_state():
+    theta = 2 * math.pi / 10
+    rot = 0.95 * np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
+    true = LDS(rot, [[1.0, 0.0]], state_cov=0.2 * np.eye(2), obs_cov=[[0.1]])
+    _, y = true.sample(150, seed=1)
+    one = LDS.fit(y[:, 0], state_dim=1, n_iter=10)
+    two = LDS.fit(y[:, 0], state_dim=2, n_iter=10)
+    assert two.log_likelihood(y) > one.log_likelihood(y) + 20
+    assert np.abs(np.linalg.eigvals(two.transition)).max() == pytest.approx(0.95, abs=0.1)
+    assert two.forecast(y[:, 0], 3).mean.shape == (3,)
+
+
 def test_forecast_by_hand_scalar():
     lds = LDS([[0.5]], [[2.0]], state_cov=[[1.0]], obs_cov=[[0.25]], offset=[1.0], init_mean=[0.0], init_cov=[[1e-300]])
     y = np.array([1.0])  # observed at the (almost known) state 0
@@ -318,7 +330,7 @@ def test_sample_is_seeded():
         (lambda: model2().em(np.zeros((5, 2)), n_iter=-1), "n_iter"),
         (lambda: LDS.fit(np.zeros(10), state_dim=0), "state_dim"),
         (lambda: LDS.fit(np.c_[np.zeros(10), np.full(10, np.nan)]), "entirely missing"),
-        (lambda: LDS.fit(np.zeros(2)), "T >= 3"),
+        (lambda: LDS.fit(np.zeros(3)), r"T >= 4 steps for state_dim=1, got shape \(3, 1\)"),
         (lambda: LDS.from_state_dict({}), "lacks"),
     ],
 )

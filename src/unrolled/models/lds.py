@@ -495,46 +495,56 @@ class LinearDynamicalSystem:
     def fit(
         cls, y: object, state_dim: int = 1, n_iter: int = 100, tol: float = 1e-8, seed: int = 0
     ) -> LinearDynamicalSystem:
-        """Initialise from the data (PCA of the gap-filled series, least-squares dynamics) and run EM.
+        """Initialise from the data and run EM.
+
+        The start is a cheap subspace estimate: the states are the top S principal components of the delay
+        embedding ``[y_t, y_{t-1}, ..., y_{t-L+1}]`` with L = ceil(S / D) (gaps at the column mean), so that a
+        univariate series gets an S-dimensional state that can oscillate; C, A, Q and R then come from least
+        squares on those states (A scaled to spectral radius <= 0.99).
 
         Args:
             y: ``(T,)`` or ``(T, D)``, NaN = missing.
             state_dim: S >= 1.
             n_iter, tol: as :meth:`em`.
-            seed: for the random columns of C when S > D.
+            seed: unused by the deterministic start; kept so that every model family takes a seed.
         """
         if isinstance(state_dim, bool) or not isinstance(state_dim, (int, np.integer)) or state_dim < 1:
             raise ValueError(f"expected state_dim to be an int >= 1, got {state_dim!r}")
         Y = np.array(y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else y, dtype=np.float64)
         if Y.ndim == 1:
             Y = Y[:, None]
-        if Y.ndim != 2 or Y.shape[0] < 3:
-            raise ValueError(f"expected y of shape (T >= 3,) or (T >= 3, D), got {Y.shape}")
+        if Y.ndim != 2:
+            raise ValueError(f"expected y of shape (T,) or (T, D), got {Y.shape}")
         if np.isinf(Y).any():
             raise ValueError("expected y to hold finite numbers or NaN (missing), got inf")
+        D, S = Y.shape[1], int(state_dim)
+        L = -(-S // D)  # lags in the delay embedding
+        if Y.shape[0] < L + 3:
+            raise ValueError(f"expected a series of T >= {L + 3} steps for state_dim={S}, got shape {Y.shape}")
         if np.isnan(Y).all(axis=0).any():
             raise ValueError("a column of y is entirely missing (NaN); expected some observed values")
-        D, S = Y.shape[1], int(state_dim)
         mean = np.nanmean(Y, axis=0)
         Yc = np.where(np.isnan(Y), 0.0, Y - mean)  # (T, D), gaps at the mean
         scale = float(Yc.std()) or 1.0
-        rng = np.random.default_rng(seed)
-        _, _, Vt = np.linalg.svd(Yc, full_matrices=False)
-        C = np.zeros((D, S))
-        k = min(S, Vt.shape[0])
-        C[:, :k] = Vt[:k].T
-        if S > k:
-            C[:, k:] = 0.1 * rng.normal(size=(D, S - k))
-        X = Yc @ np.linalg.pinv(C).T  # (T, S)
-        A = np.linalg.lstsq(X[:-1], X[1:], rcond=None)[0].T
+        T = Yc.shape[0]
+        H = np.concatenate([Yc[L - 1 - j : T - j] for j in range(L)], axis=1)  # (T - L + 1, D L)
+        _, sv, Vt = np.linalg.svd(H, full_matrices=False)
+        X = H @ Vt[:S].T  # (T - L + 1, S) states
+        if X.shape[1] < S:  # fewer embedding directions than states (only when T is tiny)
+            X = np.concatenate([X, np.zeros((X.shape[0], S - X.shape[1]))], axis=1)
+        X = X + 1e-6 * scale * np.eye(X.shape[0], S)  # keeps the regressions below well posed
+        Yt = Yc[L - 1 :]
+        C = np.linalg.lstsq(X, Yt, rcond=None)[0].T  # (D, S)
+        A = np.linalg.lstsq(X[:-1], X[1:], rcond=None)[0].T  # (S, S)
         radius = float(np.abs(np.linalg.eigvals(A)).max())
         if radius > 0.99:
             A = A * (0.99 / radius)
         W = X[1:] - X[:-1] @ A.T
         Q = np.cov(W.T, ddof=0).reshape(S, S) + 1e-3 * scale**2 * np.eye(S)
-        V = Yc - X @ C.T
-        R = np.diag(np.maximum(V.var(axis=0), 0.1 * Yc.var(axis=0)) + 1e-6 * scale**2)
-        init = cls(A, C, Q, R, offset=mean, init_mean=X[0], init_cov=np.cov(X.T, ddof=0).reshape(S, S) + Q)
+        V = Yt - X @ C.T
+        R = np.diag(np.maximum(V.var(axis=0), 0.05 * Yc.var(axis=0)) + 1e-6 * scale**2)
+        P0 = np.cov(X.T, ddof=0).reshape(S, S) + Q
+        init = cls(A, C, Q, R, offset=mean, init_mean=X[0], init_cov=P0)
         return init.em(y, n_iter=n_iter, tol=tol).model
 
     # ---- persistence ---------------------------------------------------------------------------------------------
