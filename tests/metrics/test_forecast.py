@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from unrolled.metrics.forecast import FORECAST_METRICS, mae, mase, mse, nrmse, rmse
+from unrolled.metrics.forecast import FORECAST_METRICS, by_horizon, mae, mase, mse, nrmse, rmse
 
 PRED = [1.0, 2.0, 4.0, 0.0]
 TRUE = [1.0, 2.0, 2.0, 1.0]  # errors 0, 0, 2, -1
@@ -38,6 +38,13 @@ def test_nan_targets_are_skipped_and_tensors_accepted():
     assert FORECAST_METRICS["mae"](p, y) == pytest.approx(2 / 3)
 
 
+def test_by_horizon_scores_each_column():
+    pred = np.array([[1.0, 2.0, 0.0], [1.0, 4.0, 3.0]])
+    true = np.array([[1.0, 1.0, 1.0], [2.0, 1.0, np.nan]])
+    np.testing.assert_allclose(by_horizon(pred, true, "mae"), [0.5, 2.0, 1.0])
+    np.testing.assert_allclose(by_horizon(pred, true), [math.sqrt(0.5), math.sqrt(5.0), 1.0])
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
@@ -51,6 +58,8 @@ def test_nan_targets_are_skipped_and_tensors_accepted():
         (lambda: mase(PRED, TRUE, [2.0, 2.0, 2.0]), "naive"),
         (lambda: mase(PRED, TRUE, [2.0]), "longer than season=1"),
         (lambda: mase(PRED, TRUE, [1.0, 2.0, 3.0], season=0), "season to be an int >= 1"),
+        (lambda: by_horizon([[1.0]], [[1.0]], "mape"), "metric to be one of"),
+        (lambda: by_horizon([1.0], [1.0]), r"shape \(N, K\)"),
     ],
 )
 def test_errors_are_one_line(call, message):

@@ -29,7 +29,7 @@ import math
 import numpy as np
 import torch
 
-__all__ = ["FORECAST_METRICS", "mae", "mase", "mse", "nrmse", "rmse"]
+__all__ = ["FORECAST_METRICS", "by_horizon", "mae", "mase", "mse", "nrmse", "rmse"]
 
 
 def _array(name: str, value: object) -> np.ndarray:
@@ -105,3 +105,21 @@ def mase(prediction: object, target: object, train: object, season: int = 1) -> 
 
 # name -> metric of (prediction, target); MASE needs the training series and is not listed
 FORECAST_METRICS = {"mse": mse, "rmse": rmse, "nrmse": nrmse, "mae": mae}
+
+
+def by_horizon(prediction: object, target: object, metric: str = "rmse") -> np.ndarray:
+    """One score per forecast horizon, for drift-against-horizon curves.
+
+    Args:
+        prediction, target: ``(N, K)``: N forecast origins, K horizons (column k = k + 1 steps ahead).
+        metric: a name in :data:`FORECAST_METRICS`.
+
+    Returns:
+        ``(K,)`` float64: ``metric(prediction[:, k], target[:, k])`` for each k.
+    """
+    if metric not in FORECAST_METRICS:
+        raise ValueError(f"expected metric to be one of {sorted(FORECAST_METRICS)}, got {metric!r}")
+    p, y = _array("prediction", prediction), _array("target", target)
+    if p.ndim != 2 or p.shape != y.shape:
+        raise ValueError(f"expected prediction and target of the same shape (N, K), got {p.shape} and {y.shape}")
+    return np.array([FORECAST_METRICS[metric](p[:, k], y[:, k]) for k in range(p.shape[1])])

@@ -16,7 +16,8 @@ exact inference.
   an inverse), covariance in Joseph form :math:`(I - K C) P (I - K C)^\top + K R K^\top` (Bucy & Joseph 1968), which
   stays symmetric positive semi-definite under rounding. Missing observations (NaN) are skipped: a step with no
   observed entry has no update; a partly observed step updates with the observed rows of :math:`C, d, R` only
-  (Durbin & Koopman, "Time Series Analysis by State Space Methods", sec. 4.10).
+  (Durbin & Koopman, "Time Series Analysis by State Space Methods", sec. 4.10). Once the predicted covariance has converged over
+  fully observed steps the gain is frozen (the steady-state filter, as statsmodels does) until the next gap.
 * **Log-likelihood** by the prediction-error decomposition
   :math:`\sum_t -\tfrac12 (k_t \log 2\pi + \log|S_t| + e_t^\top S_t^{-1} e_t)`, :math:`k_t` observed entries.
 * **RTS smoother** (Rauch, Tung & Striebel 1965): :math:`J_t = P_t A^\top P_{t+1|t}^{-1}`,
@@ -24,7 +25,9 @@ exact inference.
   P_{t+1|t})J_t^\top`, and the lag-one covariance :math:`\mathrm{cov}(x_{t+1}, x_t \mid y) = \hat V_{t+1}J_t^\top`.
 * **EM** (Shumway & Stoffer 1982; Ghahramani & Hinton 1996): the E-step is the smoother, the M-step maximises
   the expected complete-data log-likelihood in closed form for :math:`(A, Q)`, :math:`(C, d, R)` and
-  :math:`(\mu_0, V_0)` jointly, so the likelihood never decreases.
+  :math:`(\mu_0, V_0)` jointly, so the likelihood never decreases. Missing entries of a partly observed step enter
+  the observation update through their conditional moments given the state and the observed entries (Shumway &
+  Stoffer, "Time Series Analysis and Its Applications", sec. 6.4); fully missing steps drop out of it.
 * **Forecasts**: :math:`\mu_{T+h} = A^h \mu_T`, :math:`P_{T+h} = A P_{T+h-1} A^\top + Q`, observation mean
   :math:`C\mu_{T+h} + d` and covariance :math:`C P_{T+h} C^\top + R`.
 
