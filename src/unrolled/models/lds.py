@@ -16,8 +16,9 @@ exact inference.
   an inverse), covariance in Joseph form :math:`(I - K C) P (I - K C)^\top + K R K^\top` (Bucy & Joseph 1968), which
   stays symmetric positive semi-definite under rounding. Missing observations (NaN) are skipped: a step with no
   observed entry has no update; a partly observed step updates with the observed rows of :math:`C, d, R` only
-  (Durbin & Koopman, "Time Series Analysis by State Space Methods", sec. 4.10). Once the predicted covariance has converged over
-  fully observed steps the gain is frozen (the steady-state filter, as statsmodels does) until the next gap.
+  (Durbin & Koopman, "Time Series Analysis by State Space Methods", sec. 4.10). Once the predicted covariance
+  has converged over fully observed steps the gain is frozen (the steady-state filter, as statsmodels does) until
+  the next gap.
 * **Log-likelihood** by the prediction-error decomposition
   :math:`\sum_t -\tfrac12 (k_t \log 2\pi + \log|S_t| + e_t^\top S_t^{-1} e_t)`, :math:`k_t` observed entries.
 * **RTS smoother** (Rauch, Tung & Striebel 1965): :math:`J_t = P_t A^\top P_{t+1|t}^{-1}`,
