@@ -6,7 +6,7 @@ the target is the sequence again. Training lengths are 1..L_train; accuracy is m
 and the share of sequences copied without a single wrong bit.
 
 Run:  python benchmarks/ntm_copy.py          (default: a few minutes on a loaded 2-core machine)
-      python benchmarks/ntm_copy.py --full   (L_train 20, more steps)
+      python benchmarks/ntm_copy.py --full   (L_train 10, 5000 steps)
 """
 
 from __future__ import annotations
@@ -82,10 +82,10 @@ def evaluate(model, length, n=200, seed=99):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--full", action="store_true", help="L_train 20, 6000 steps")
-    p.add_argument("--train-length", type=int, default=8)
-    p.add_argument("--steps", type=int, default=1500)
-    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--full", action="store_true", help="L_train 10, 5000 steps")
+    p.add_argument("--train-length", type=int, default=5)
+    p.add_argument("--steps", type=int, default=800)
+    p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--hidden", type=int, default=64, help="NTM controller units")
     p.add_argument("--slots", type=int, default=32, help="NTM memory rows (>= 2 x train length)")
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args(argv)
     if a.full:
-        a.train_length, a.steps, a.slots = 20, 6000, 64
+        a.train_length, a.steps, a.slots = 10, 5000, 32
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     ntm = NTM(BITS + 1, BITS, hidden_size=a.hidden, memory_slots=a.slots, memory_width=a.width)

@@ -109,3 +109,18 @@ def test_gradcheck_addressing_float64():
     g = torch.full((1, 1, 1), 0.6, dtype=torch.float64)
     s = torch.softmax(_rand(9, 1, 1, 3), -1)
     assert torch.autograd.gradcheck(lambda m, k, y: address(m, w_prev, k, beta, g, s, y), (memory, key, gamma))
+
+
+def test_shift_of_any_range_equals_the_definition():
+    w = torch.softmax(_rand(11, 2, 3, 7), -1)
+    for S in (1, 3, 5):
+        s = torch.softmax(_rand(12 + S, 2, 3, S), -1)
+        r = S // 2
+        want = torch.zeros_like(w)
+        for i in range(7):
+            for j in range(7):
+                k = (i - j) % 7  # eq. 8: s(i - j), offsets -r..r taken modulo N
+                k = k if k <= r else k - 7
+                if -r <= k <= r:
+                    want[..., i] += w[..., j] * s[..., r + k]
+        torch.testing.assert_close(circular_shift(w, s), want, **T)

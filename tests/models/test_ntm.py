@@ -25,10 +25,10 @@ def test_first_step_equals_hand_composition_and_weights_sum_to_one():
     mem0 = torch.full((2, 6, 4), 1e-6, dtype=torch.float64)
     one_hot = torch.zeros(2, 1, 6, dtype=torch.float64)
     one_hot[..., 0] = 1
+    wr_ref = address(mem0, one_hot.expand(2, 2, 6), *cell._addressing(pr))  # reads address M_{t-1}
     ww_ref = address(mem0, one_hot, *cell._addressing(pw[..., :A]))
     mem_ref = write(mem0, ww_ref, torch.sigmoid(pw[..., A : A + 4]), torch.tanh(pw[..., A + 4 :]))
-    wr_ref = address(mem_ref, one_hot.expand(2, 2, 6), *cell._addressing(pr))
-    torch.testing.assert_close(y, torch.cat([h, read(mem_ref, wr_ref).reshape(2, 8)], 1))
+    torch.testing.assert_close(y, torch.cat([h, read(mem0, wr_ref).reshape(2, 8)], 1))
     torch.testing.assert_close(c, c_ref)
     torch.testing.assert_close(mem, mem_ref.reshape(2, -1))
     assert torch.equal(y, y2)

@@ -51,10 +51,12 @@ def circular_shift(w: Tensor, shift: Tensor) -> Tensor:
     if S % 2 == 0:
         raise ValueError(f"expected an odd number of shift offsets (2r+1), got {S}")
     r = S // 2
-    out = torch.zeros_like(w)
-    for k in range(-r, r + 1):
-        out = out + shift[..., r + k : r + k + 1] * torch.roll(w, shifts=k, dims=-1)  # roll: w(i - k)
-    return out  # (B, R, N)
+    if r == 0:
+        return w * shift
+    padded = torch.cat([w[..., -r:], w, w[..., :r]], dim=-1)  # w(-r .. N-1+r), circular: (B, R, N + 2r)
+    windows = padded.unfold(-1, S, 1)  # windows[..., i, m] = w(i - r + m): (B, R, N, S)
+    # out(i) = sum_k s(k) w(i - k) = sum_m windows[i, m] s(r - m), i.e. against s reversed
+    return (windows @ shift.flip(-1).unsqueeze(-1)).squeeze(-1)  # (B, R, N)
 
 
 def sharpen(w: Tensor, gamma: Tensor) -> Tensor:

@@ -27,16 +27,18 @@ class NTMCell(RecurrentCell):
         (k, \beta, g, s, \gamma, e, a)^{\text{head}} = \text{split}(W_\text{heads} h_t + b_\text{heads}), \quad
         \beta = \mathrm{softplus}, \; g = \sigma, \; s = \mathrm{softmax}, \; \gamma = 1 + \mathrm{softplus},
         \; e = \sigma, \; a = \tanh \\
-        w^{w}_t = \mathrm{address}(M_{t-1}, w^{w}_{t-1}, \dots), \qquad
+        w^{r}_t = \mathrm{address}(M_{t-1}, w^{r}_{t-1}, \dots), \quad
+        w^{w}_t = \mathrm{address}(M_{t-1}, w^{w}_{t-1}, \dots), \quad r_t = {w^r_t}^\top M_{t-1} \\
         M_t = M_{t-1} \odot \textstyle\prod (1 - w^w_t e_t^\top) + \sum w^w_t a_t^\top \\
-        w^{r}_t = \mathrm{address}(M_t, w^{r}_{t-1}, \dots), \qquad r_t = {w^r_t}^\top M_t \\
         y_t = [h_t; r_t]
         \end{array}
 
-    (addressing: :mod:`unrolled.layers.ntm_addressing`, eqs. 5-9). The controller is the library's LSTM cell
-    (``controller``, ``make_cell("lstm", I + R·M, H)``); ``heads`` (a Linear) emits every head's parameters.
-    At t = 0 the memory holds the constant 1e-6, every head's weighting is one-hot on row 0 (a fixed start
-    for location-based addressing) and :math:`r_0 = 0`.
+    (addressing: :mod:`unrolled.layers.ntm_addressing`, eqs. 5-9). The paper leaves the order of reading and
+    writing within a step open; here every head addresses :math:`M_{t-1}` and reads happen before this step's
+    write (as in common implementations), so all heads are addressed in one batched call. The controller is the
+    library's LSTM cell (``controller``, ``make_cell("lstm", I + R·M, H)``); ``heads`` (a Linear) emits every
+    head's parameters. At t = 0 the memory holds the constant 1e-6, every head's weighting is one-hot on row 0
+    (a fixed start for location-based addressing) and :math:`r_0 = 0`.
 
     The state is a tuple of flat tensors so that :class:`~unrolled.layers.Recurrent` can carry it and freeze
     it past each sequence's end: ``(y, c, memory, w_read, w_write)``.
@@ -133,15 +135,17 @@ class NTMCell(RecurrentCell):
         ctrl_in = torch.cat([xp_t, y[:, H:]], dim=-1)  # [x_t; r_{t-1}]: (B, I + R·M)
         h, (_, c) = self.controller.step(self.controller.project_input(ctrl_in), (y[:, :H], c))  # (B, H)
         params = self.heads(h)  # (B, R·A + W·(A + 2M))
-        A = self._address_size
-        p_read, p_write = params.split([self.R * A, self.W * (A + 2 * self.M)], dim=-1)
-        p_write = p_write.view(B, self.W, A + 2 * self.M)  # (B, W, A + 2M)
-        w_w = address(memory, w_write.view(B, self.W, self.N), *self._addressing(p_write[..., :A]))  # (B, W, N)
+        A, R, W = self._address_size, self.R, self.W
+        p_read, p_write = params.split([R * A, W * (A + 2 * self.M)], dim=-1)
+        p_write = p_write.view(B, W, A + 2 * self.M)  # (B, W, A + 2M)
+        p_heads = torch.cat([p_read.view(B, R, A), p_write[..., :A]], dim=1)  # every head's addressing: (B, R+W, A)
+        w_prev = torch.cat([w_read.view(B, R, self.N), w_write.view(B, W, self.N)], dim=1)  # (B, R+W, N)
+        w = address(memory, w_prev, *self._addressing(p_heads))  # all heads on M_{t-1} at once: (B, R+W, N)
+        w_r, w_w = w.split([R, W], dim=1)  # (B, R, N), (B, W, N)
+        r = read(memory, w_r).reshape(B, R * self.M)  # r_t from M_{t-1}: (B, R·M)
         erase = torch.sigmoid(p_write[..., A : A + self.M])  # (B, W, M)
         add = torch.tanh(p_write[..., A + self.M :])  # (B, W, M)
-        memory = write(memory, w_w, erase, add)  # (B, N, M)
-        w_r = address(memory, w_read.view(B, self.R, self.N), *self._addressing(p_read.view(B, self.R, A)))
-        r = read(memory, w_r).reshape(B, self.R * self.M)  # (B, R·M)
+        memory = write(memory, w_w, erase, add)  # M_t: (B, N, M)
         y = torch.cat([h, r], dim=-1)  # (B, H + R·M)
         return y, (y, c, memory.reshape(B, -1), w_r.reshape(B, -1), w_w.reshape(B, -1))
 
