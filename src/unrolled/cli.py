@@ -114,11 +114,13 @@ def _add_options(parser: argparse.ArgumentParser, options: Sequence[Any], seen: 
 
 
 def _train_parser(sub: argparse._SubParsersAction, task: Any) -> Parser:
+    from unrolled.tasks.options import settings_help
+
     p = sub.add_parser(
         task.name,
         help=task.summary,
         description=task.description or task.summary,
-        epilog=task.epilog,
+        epilog="\n\n".join(part for part in (task.epilog.rstrip(), settings_help(task)) if part),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_options(p, task.train_options)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from unrolled.tasks.lm.codec import EOS_MODES
-from unrolled.tasks.lm.config import TOKENIZER_DEPENDENT, LMRunConfig, build_run_config, default_raw_config
+from unrolled.tasks.lm.config import LMRunConfig, build_run_config, default_raw_config
 from unrolled.tasks.lm.families import FAMILIES
 from unrolled.tasks.lm.run import (
     evaluate_documents,
@@ -26,6 +26,9 @@ from unrolled.tasks.lm.run import (
     score_ids,
     train_in_session,
 )
+from unrolled.tasks.options import RESUME_KEYS as COMMON_RESUME_KEYS
+from unrolled.tasks.options import RESUME_OPTIONS as COMMON_RESUME_OPTIONS
+from unrolled.tasks.options import cells, tokenizers, training_options
 from unrolled.tasks.spec import Command, Option, Report, Task
 
 __all__ = ["BUILTIN_BUDGET_S", "BUILTIN_EPOCHS", "BUILTIN_SAMPLE_EVERY", "TASK"]
@@ -40,40 +43,10 @@ BUILTIN_SAMPLE_EVERY = 100
 BUILTIN_EPOCHS = 20
 
 
-def _cells() -> list[str]:
-    from unrolled.cells.registry import CELLS
-
-    return list(CELLS)
-
-
-def _tokenizers() -> list[str]:
-    from unrolled.text.tokenize import TOKENIZERS
-
-    return list(TOKENIZERS)
-
-
 def _smoothings() -> list[str]:
     from unrolled.models.ngram import SMOOTHINGS
 
     return list(SMOOTHINGS)
-
-
-def _optimizers() -> list[str]:
-    from unrolled.train.optim import OPTIMIZERS
-
-    return list(OPTIMIZERS)
-
-
-def _schedules() -> list[str]:
-    from unrolled.train.schedule import SCHEDULES
-
-    return list(SCHEDULES)
-
-
-def _metrics_formats() -> list[str]:
-    from unrolled.train.config import METRICS_FORMATS
-
-    return list(METRICS_FORMATS)
 
 
 _D, _M, _T = "data", "model", "training"
@@ -82,7 +55,7 @@ _D, _M, _T = "data", "model", "training"
 TRAIN_OPTIONS: tuple[Option, ...] = (
     Option("--data", "UTF-8 text file or folder of .txt files (default: built-in)", "data.path", metavar="PATH",
            group=_D),
-    Option("--tokenizer", "tokenize into characters (default) or words", "data.tokenizer", choices=_tokenizers,
+    Option("--tokenizer", "tokenize into characters (default) or words", "data.tokenizer", choices=tokenizers,
            group=_D),
     Option("--lowercase", "lower-case the text first (default off)", "data.lowercase", switch=True, group=_D),
     Option("--strip-punctuation", "remove punctuation (default off)", "data.strip_punctuation", switch=True, group=_D),
@@ -101,7 +74,7 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
     Option("--k2", "steps back-propagated per update, >= bptt (default = bptt)", "data.k2", int, "K2", group=_D),
     Option("--model", "model family (default rnn): " + "; ".join(f"{f.name}: {f.summary}" for f in FAMILIES.values()),
            "model.family", choices=list(FAMILIES), group=_M),
-    Option("--cell", "recurrent cell (default lstm): " + ", ".join(_cells()), "model.cell", metavar="CELL", group=_M),
+    Option("--cell", "recurrent cell (default lstm): " + ", ".join(cells()), "model.cell", metavar="CELL", group=_M),
     Option("--layers", "stacked recurrent layers (default 2)", "model.layers", int, "N", group=_M),
     Option("--hidden", "hidden units per layer (default 256)", "model.hidden", int, "H", group=_M),
     Option("--embed", "embedding width (default 64)", "model.embed_dim", int, "E", group=_M),
@@ -112,26 +85,15 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
     Option("--context", "fixed-window model: tokens of context (default 8)", "model.context", int, "N", group=_M),
     Option("--order", "n-gram model: order n (default 5)", "model.order", int, "N", group=_M),
     Option("--smoothing", "n-gram smoothing (default kneser_ney)", "model.smoothing", choices=_smoothings, group=_M),
-    Option("--epochs", f"passes over the data (default 3; {BUILTIN_EPOCHS} on the built-in corpus)", "train.epochs",
-           int, "N", group=_T),
-    Option("--max-steps", "stop after N optimizer steps in total", "train.max_steps", int, "N", group=_T),
-    Option("--max-time", f"stop (with a checkpoint) after this long in this session (default: none; "
-           f"{BUILTIN_BUDGET_S:g} s on the built-in corpus)", "train.max_time", float, "SECONDS", group=_T),
-    Option("--lr", "learning rate (default 2e-3)", "train.lr", float, group=_T),
-    Option("--optimizer", "default adam", "train.optimizer", choices=_optimizers, group=_T),
-    Option("--schedule", "default plateau", "train.schedule", choices=_schedules, group=_T),
-    Option("--clip", "clip the global gradient norm (default 1.0)", "train.clip_norm", float, "NORM", group=_T),
-    Option("--clip-value", "clamp each gradient element to [-V, V]", "train.clip_value", float, "V", group=_T),
-    Option("--l1", "L1 penalty on weight matrices", "train.l1", float, "LAMBDA", group=_T),
-    Option("--l2", "L2 penalty on weight matrices", "train.l2", float, "LAMBDA", group=_T),
-    Option("--patience", "early stopping: stop after N validations without gain", "train.early_stopping_patience",
-           int, "N", group=_T),
-    Option("--eval-every", "validate every N steps (default: each epoch)", "train.eval_every", int, "STEPS", group=_T),
-    Option("--metrics-format", "RUN/metrics.csv or .jsonl (default csv)", "train.metrics_format",
-           choices=_metrics_formats, group=_T),
-    Option("--tensorboard", "also log to RUN/tensorboard (default off)", "train.tensorboard", switch=True, group=_T),
-    Option("--seed", "random seed (default 0)", "train.seed", int, group=_T),
-    Option("--device", "cpu, cuda, cuda:N or auto (default)", "train.device", group=_T),
+    *training_options(
+        epochs=f"passes over the data (default 3; {BUILTIN_EPOCHS} on the built-in corpus)",
+        max_time=f"stop (with a checkpoint) after this long in this session (default: none; {BUILTIN_BUDGET_S:g} s "
+        "on the built-in corpus)",
+        lr="learning rate (default 2e-3)",
+        optimizer="default adam",
+        schedule="default plateau",
+        clip="clip the global gradient norm (default 1.0)",
+    ),
     Option("--sample-every", f"print a sample every N steps (default: after each validation; "
            f"{BUILTIN_SAMPLE_EVERY} on the built-in corpus)", "sample.every", int, "STEPS", group=_T),
     Option("--sample-length", "tokens per printed sample (default 200)", "sample.length", int, "N", group=_T),
@@ -141,18 +103,9 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
 
 #: options accepted with --resume: they extend the schedule or change what is printed, never the model or the data
 #: (``--data`` may point at the same text if it moved: its sha256 is checked)
-RESUME_OPTIONS = ("epochs", "max_steps", "max_time", "device", "sample_every", "sample_length", "sample_temperature")
+RESUME_OPTIONS = (*COMMON_RESUME_OPTIONS, "sample_every", "sample_length", "sample_temperature")
 #: --set keys accepted with --resume (a section name alone allows all its keys)
-RESUME_KEYS = (
-    "train.epochs",
-    "train.max_steps",
-    "train.max_time",
-    "train.device",
-    "train.progress",
-    "train.plot",
-    "train.log_every",
-    "sample",
-)
+RESUME_KEYS = (*COMMON_RESUME_KEYS, "sample")
 #: data / sample keys that only a family that trains uses
 TRAINING_DATA_KEYS = ("data.batch_size", "data.bptt", "data.k2", "sample.every")
 
@@ -321,33 +274,6 @@ GENERATE = Command(
 )  # fmt: skip
 
 
-def _settings_help() -> str:
-    """Every --set key with its default, generated from the config dataclasses."""
-    import dataclasses
-    import json
-
-    cfg = LMRunConfig()
-    dependent = {f"{s}.{k}" for s, k in TOKENIZER_DEPENDENT}
-    lines = []
-    for section in dataclasses.fields(cfg):
-        obj = getattr(cfg, section.name)
-        items = []
-        for f in dataclasses.fields(obj):
-            if not f.init:
-                continue
-            value = getattr(obj, f.name)
-            value = json.dumps(list(value) if isinstance(value, tuple) else value, separators=(",", ":"))
-            if f"{section.name}.{f.name}" in dependent:
-                value = "auto"
-            items.append(f"{f.name}={value}")
-        lines.append(
-            textwrap.fill(
-                " ".join(items), width=116, initial_indent=f"  {section.name + ':':8}", subsequent_indent=" " * 10
-            )
-        )
-    return "\n".join(lines)
-
-
 def _resume_help() -> str:
     flags = ", ".join("--" + d.replace("_", "-") for d in (*RESUME_OPTIONS, "data", "no_progress"))
     keys = ", ".join(k if "." in k else k + ".*" for k in RESUME_KEYS)
@@ -381,9 +307,6 @@ as RUN/config.json. A new run needs a new or empty --run-dir. Ctrl-C (or an erro
 model flags apply to their family only: rnn uses --cell --layers --hidden --embed --dropout --tie
 --recurrent-dropout --zoneout; fixed_window uses --context --embed --hidden --dropout; ngram uses --order
 --smoothing and does not train (no training flags).
-
-settings (--set SECTION.KEY=VALUE, or the same keys in a --config file; "name=default"):
-{settings}
 """
 
 TASK = Task(
@@ -407,5 +330,5 @@ TASK = Task(
     prepare=prepare,
     build_config=build_run_config,
     default_raw=default_raw_config,
-    epilog=TRAIN_EPILOG.format(resume=_resume_help(), settings=_settings_help()),
+    epilog=TRAIN_EPILOG.format(resume=_resume_help()),
 )  # fmt: skip
