@@ -9,7 +9,9 @@ LSTM sees only the words; the Tree-LSTM reads the tree.
 
 Run:  python benchmarks/trees.py            (default: a few minutes on 2 CPU cores)
       python benchmarks/trees.py --full     (more data and epochs)
-      python benchmarks/trees.py --write DIR  (also write train/dev/test.txt for `unrolled train treesentiment`)
+      python benchmarks/trees.py --write DIR [--write-only]
+            (also write train/dev/test.txt for `unrolled train treesentiment` and train/dev/test.tsv, text and
+            root label, for the chain baseline `unrolled train classify`)
 """
 
 from __future__ import annotations
@@ -159,6 +161,7 @@ def main(argv=None) -> int:
     p.add_argument("--hidden", type=int, default=48)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--write", type=Path, default=None, help="write train/dev/test.txt of the generated treebank")
+    p.add_argument("--write-only", action="store_true", help="with --write: write the files and stop")
     a = p.parse_args(argv)
     if a.full:
         a.train, a.epochs = 4000, 12
@@ -169,6 +172,12 @@ def main(argv=None) -> int:
         a.write.mkdir(parents=True, exist_ok=True)
         for name, trees in (("train", train), ("dev", dev), ("test", test)):
             write_trees(a.write / f"{name}.txt", trees)
+            # the same sentences with their root labels, for the chain baseline `unrolled train classify`
+            rows = ["text\tlabel", *(f"{' '.join(t.leaves())}\t{t.label}" for t in trees)]
+            (a.write / f"{name}.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+        print(f"wrote {a.write}/{{train,dev,test}}.{{txt,tsv}}")
+        if a.write_only:
+            return 0
     vocab = {w: i for i, w in enumerate(sorted({w for t in train + dev + test for w in t.leaves()}))}
     print(f"treebank: {len(train)} train / {len(test)} test trees, {len(vocab)} words, epochs {a.epochs}, H {a.hidden}")
     rows = []
