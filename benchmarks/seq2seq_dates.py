@@ -45,7 +45,8 @@ def main(argv=None) -> int:
     tok = list
     sv, tv = vocab_of([s for s, _ in pairs], tok), vocab_of([t for _, t in pairs], tok)
     print(
-        f"{len(train_pairs)} training pairs, {len(test_pairs)} held-out pairs with unseen dates; budget {args.budget:.0f} s"
+        f"{len(train_pairs)} training pairs, {len(test_pairs)} held-out pairs with unseen dates; "
+        f"budget {args.budget:.0f} s per model"
     )
     print(f"{'model':30s} {'exact match':>12s} {'chrF':>6s} {'train s':>8s} {'epochs':>6s} {'steps':>6s}")
     for name in args.only or VARIANTS:

@@ -5,6 +5,7 @@ Never imports :mod:`unrolled.models`; a model joins in by offering
 ``prime(tokens (B, T), state) -> (logits_last (B, V), state)``.
 """
 
+from unrolled.decode.beam import Hypothesis, beam_search, greedy_decode, length_penalty, sample_decode
 from unrolled.decode.generate import DecodeConfig, generate
 from unrolled.decode.sampling import (
     PROCESSORS,
@@ -21,6 +22,11 @@ from unrolled.decode.sampling import (
 )
 
 __all__ = [
+    "Hypothesis",
+    "beam_search",
+    "greedy_decode",
+    "length_penalty",
+    "sample_decode",
     "PROCESSORS",
     "STRATEGIES",
     "DecodeConfig",

@@ -1,8 +1,9 @@
 """Layers that unroll cells through time."""
 
+from unrolled.layers.attention import SCORES, Attention
 from unrolled.layers.crf import CRF
 from unrolled.layers.mdrnn import MultiDirectional2dRNN
 from unrolled.layers.recurrent import Recurrent
 from unrolled.state import detach_state
 
-__all__ = ["CRF", "MultiDirectional2dRNN", "Recurrent", "detach_state"]
+__all__ = ["SCORES", "Attention", "CRF", "MultiDirectional2dRNN", "Recurrent", "detach_state"]

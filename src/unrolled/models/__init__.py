@@ -1,7 +1,12 @@
 """Models: recurrent language models and their baselines."""
 
 from unrolled.models.ar import ARModel, select_order
+from unrolled.models.bridge import Bridge
 from unrolled.models.classifier import ClassifierConfig, SequenceClassifier
+from unrolled.models.conditioned import ConditionedDecoder
+from unrolled.models.contexts import CONTEXTS
+from unrolled.models.decoder import Decoder
+from unrolled.models.encoder_decoder import EncoderDecoder, Seq2SeqConfig
 from unrolled.models.fixed_window import FixedWindowLM, windows
 from unrolled.models.forecast_result import Forecast
 from unrolled.models.language_model import RNNLanguageModel, RNNLMConfig
@@ -12,6 +17,12 @@ from unrolled.models.tagger import SequenceTagger, TagBatch, TaggerConfig
 from unrolled.models.tree_classifier import TreeClassifier, TreeClassifierConfig
 
 __all__ = [
+    "CONTEXTS",
+    "Bridge",
+    "ConditionedDecoder",
+    "Decoder",
+    "EncoderDecoder",
+    "Seq2SeqConfig",
     "LDS",
     "NTM",
     "NTMCell",

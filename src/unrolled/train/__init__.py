@@ -33,9 +33,12 @@ from unrolled.train.optim import OPTIMIZERS, build_optimizer
 from unrolled.train.penalty import weight_penalty
 from unrolled.train.schedule import SCHEDULES, build_schedule
 from unrolled.train.seed import get_rng_state, seed_everything, set_rng_state
+from unrolled.train.teacher_forcing import TEACHER_FORCING_SCHEDULES, build_teacher_forcing
 from unrolled.train.trainer import Trainer, TrainResult, resolve_device
 
 __all__ = [
+    "TEACHER_FORCING_SCHEDULES",
+    "build_teacher_forcing",
     "METRICS",
     "OPTIMIZERS",
     "SCHEDULES",
