@@ -131,6 +131,8 @@ def test_simulate_is_seeded():
         (lambda y: ARModel.fit(np.r_[y[:10], np.nan, y[10:]], 2), "NaN values"),
         (lambda y: ARModel.fit(np.r_[y, np.inf], 2), "finite"),
         (lambda y: ARModel.fit(y[:5], 2), "at least 6 values"),
+        (lambda y: ARModel.fit(np.ones(50), 2), "residual variance 0"),
+        (lambda y: ARModel.fit(np.c_[y, np.ones_like(y)], 2), "column 1 is fitted exactly"),
         (lambda y: ARModel.fit(y, -1), "order to be an int >= 0"),
         (lambda y: ARModel.fit(y, 2.0), "order to be an int >= 0"),
         (lambda y: ARModel.fit(y, 2, method="burg"), "method to be one of"),

@@ -228,6 +228,9 @@ class ARModel:
         inter, coef, s2, llf = np.zeros(D), np.zeros((D, p)), np.zeros(D), np.zeros(D)
         for d in range(D):
             inter[d], coef[d], s2[d] = fitter(Y[:, d], p, yw_method)
+            if not s2[d] > 1e-20 * float(np.mean(Y[:, d] ** 2)) + 1e-300:  # zero up to rounding
+                where = "the series" if univariate else f"column {d}"
+                raise ValueError(f"{where} is fitted exactly (residual variance 0: constant?); AR needs a noisy series")
             llf[d] = _conditional_llf(Y[:, d], inter[d], coef[d], s2[d])
         return cls(
             intercept=inter if not univariate else inter[0],
