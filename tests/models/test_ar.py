@@ -151,6 +151,7 @@ def test_simulate_is_seeded():
         (lambda y: select_order(y, 3, "fpe"), "criterion to be one of"),
         (lambda y: select_order(np.c_[y, y], 3), "one series"),
         (lambda y: select_order(y[:8], 3), "at least 9 values"),
+        (lambda y: select_order(np.full(40, 2.0), 3), "fits the series exactly"),
         (lambda y: ARModel.from_state_dict({"coef": torch.zeros(1, 1)}), "lacks"),
     ],
 )

@@ -445,6 +445,8 @@ def select_order(y: object, max_order: int, criterion: str = "bic") -> OrderSele
     for p in range(pmax + 1):
         beta = np.linalg.lstsq(X[:, : p + 1], target, rcond=None)[0]
         resid = target - X[:, : p + 1] @ beta
+        if not resid @ resid > 1e-20 * float(target @ target) + 1e-300:
+            raise ValueError(f"AR({p}) fits the series exactly (residual variance 0: constant?); AR needs noise")
         llf = -0.5 * n * (_LOG_2PI + math.log(resid @ resid / n) + 1.0)
         values[p] = -2.0 * llf + CRITERIA[criterion](n) * (p + 2)
     best = min(values, key=lambda p: (values[p], p))
