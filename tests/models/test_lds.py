@@ -295,6 +295,19 @@ def test_smooth_impute_fills_only_gaps_with_the_smoothed_observation_mean():
     assert one.shape == (3,) and one[1] == pytest.approx(1.0, abs=0.2)
 
 
+def test_smooth_impute_beats_linear_interpolation_under_the_true_model():
+    from unrolled.data.gaps import linear_interpolate
+
+    lds = LDS([[0.9]], [[1.0]], state_cov=[[0.3]], obs_cov=[[1.0]])
+    _, y = lds.sample(1200, seed=12)
+    gappy = y[:, 0].copy()
+    holes = np.concatenate([np.arange(s, s + 4) for s in range(20, 1180, 30)])
+    gappy[holes] = np.nan
+    err_kalman = np.mean((lds.smooth_impute(gappy)[holes] - y[holes, 0]) ** 2)
+    err_linear = np.mean((linear_interpolate(gappy)[holes] - y[holes, 0]) ** 2)
+    assert err_kalman < 0.85 * err_linear
+
+
 def test_state_dict_round_trip_and_torch_input():
     lds = model2()
     _, y = lds.sample(30, seed=0)
