@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -266,7 +268,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             )
     print(out.next_step or f"evaluate it with: unrolled evaluate {out.run_dir}")
     if result is not None and result.stopped == "interrupted":
-        return 130  # as a shell reports SIGINT: 'train ... && next' must not go on
+        return 128 + (result.signal or signal.SIGINT)  # as a shell reports it: 'train ... && next' must not go on
     return 0
 
 
@@ -379,7 +381,28 @@ def _handler(args: argparse.Namespace):
     return lambda a: command.run({k: v for k, v in vars(a).items() if not k.startswith("_")})
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM outside a training loop (which handles it itself: checkpoint, one line, exit 143)."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except Terminated:
+        print(f"{PROG}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    except KeyboardInterrupt:  # Ctrl-C while starting (imports, building the parser)
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)  # cleanup code runs (finally blocks, failed-start removal)
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:
@@ -390,9 +413,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
         return handler(args)
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
     except _user_errors() as e:
         if debug:
             raise

@@ -18,9 +18,9 @@ from unrolled.train import (
     save_model_weights,
 )
 from unrolled.train import checkpoint as checkpoint_module
-from unrolled.train.serialize import flatten_tree, unflatten_tree
+from unrolled.train.serialize import flatten_tree, register_state_type, unflatten_tree
 
-Pair = namedtuple("Pair", ["h", "c"])
+Pair = register_state_type(namedtuple("Pair", ["h", "c"]))
 
 
 class Tied(nn.Module):
@@ -112,10 +112,28 @@ def test_serialize_round_trips_optimizer_state_and_odd_containers():
 def test_serialize_errors():
     with pytest.raises(CheckpointError, match=r"cannot save \.thing: unsupported type object"):
         flatten_tree({"thing": object()})
-    with pytest.raises(CheckpointError, match=r"cannot rebuild named tuple os:path"):
+    with pytest.raises(CheckpointError, match=r"refuses to rebuild named tuple 'os:path': not a registered state"):
         unflatten_tree({"__namedtuple__": "os:path", "items": []}, {})
-    with pytest.raises(CheckpointError, match=r"cannot rebuild named tuple no_such_module:X"):
+    with pytest.raises(CheckpointError, match=r"refuses to rebuild named tuple 'no_such_module:X'"):
         unflatten_tree({"__namedtuple__": "no_such_module:X", "items": []}, {})
+    with pytest.raises(CheckpointError, match=r"named tuple .*Unregistered is not a registered state type"):
+        flatten_tree({"s": namedtuple("Unregistered", ["h"])(torch.ones(1))})
+
+
+def test_loading_never_imports_a_module_named_in_the_file(tmp_path, monkeypatch):
+    """A crafted checkpoint naming a module of the current directory must not make the loader import (run) it."""
+    import sys
+
+    (tmp_path / "planted_module.py").write_text(
+        "import pathlib\npathlib.Path(__file__).with_name('ran').write_text('x')\nimport collections\n"
+        "T = collections.namedtuple('T', ['a'])\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(CheckpointError, match="refuses to rebuild named tuple 'planted_module:T'"):
+        unflatten_tree({"__namedtuple__": "planted_module:T", "items": [1]}, {})
+    assert "planted_module" not in sys.modules and not (tmp_path / "ran").exists()
     with pytest.raises(CheckpointError, match=r"f.json: tensor 'k' is missing"):
         unflatten_tree({"__tensor__": "k"}, {}, source="f.json")
 

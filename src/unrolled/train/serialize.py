@@ -7,9 +7,9 @@
 - a flat ``{key: tensor}`` dict ready for ``safetensors.torch.save_file``;
 
 :func:`unflatten_tree` inverts it. Tuples, named tuples, dicts with non-string keys (e.g. optimizer states keyed by
-parameter index) and NumPy arrays are tagged so they come back with their type. Named tuples are rebuilt by
-importing ``module:qualname`` and are refused unless that is a tuple class with the same fields, so loading never
-runs arbitrary code the way unpickling can.
+parameter index) and NumPy arrays are tagged so they come back with their type. Named tuples (e.g. a custom cell's
+state) are saved by name and rebuilt only from an explicit registry (:func:`register_state_type`): loading never
+imports a module named in the file, so it never runs code the way unpickling can.
 
 Example::
 
@@ -22,7 +22,6 @@ Example::
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import numpy as np
@@ -30,7 +29,22 @@ import torch
 
 from unrolled.train.errors import CheckpointError
 
-__all__ = ["flatten_tree", "unflatten_tree"]
+__all__ = ["STATE_TYPES", "flatten_tree", "register_state_type", "unflatten_tree"]
+
+#: named-tuple classes that checkpoints may hold, by ``module:qualname``; nothing else is rebuilt
+STATE_TYPES: dict[str, type] = {}
+
+
+def _type_name(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def register_state_type(cls: type) -> type:
+    """Allow checkpoints to hold the named tuple class ``cls`` (usable as a class decorator)."""
+    if not (isinstance(cls, type) and issubclass(cls, tuple) and hasattr(cls, "_fields")):
+        raise TypeError(f"register_state_type expects a named tuple class, got {cls!r}")
+    STATE_TYPES[_type_name(cls)] = cls
+    return cls
 
 _TAGS = ("__tensor__", "__tuple__", "__namedtuple__", "__items__", "__ndarray__")
 # NumPy dtypes that torch / safetensors cannot hold are widened losslessly for storage.
@@ -70,8 +84,13 @@ class _Flattener:
         if isinstance(obj, tuple):
             items = [self.encode(v, f"{where}[{i}]") for i, v in enumerate(obj)]
             if hasattr(obj, "_fields"):
-                cls = type(obj)
-                return {"__namedtuple__": f"{cls.__module__}:{cls.__qualname__}", "items": items}
+                name = _type_name(type(obj))
+                if STATE_TYPES.get(name) is not type(obj):
+                    raise CheckpointError(
+                        f"cannot save {where or 'value'}: named tuple {name} is not a registered state type "
+                        "(register it with unrolled.train.serialize.register_state_type)"
+                    )
+                return {"__namedtuple__": name, "items": items}
             return {"__tuple__": items}
         if isinstance(obj, list):
             return [self.encode(v, f"{where}[{i}]") for i, v in enumerate(obj)]
@@ -95,17 +114,14 @@ def flatten_tree(obj: Any, prefix: str = "") -> tuple[Any, dict[str, torch.Tenso
     return spec, flattener.tensors
 
 
-def _namedtuple_class(path: str) -> type:
-    module_name, _, qualname = path.partition(":")
-    try:
-        obj: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as err:
-        raise CheckpointError(f"cannot rebuild named tuple {path}: {err}") from None
-    if not (isinstance(obj, type) and issubclass(obj, tuple) and hasattr(obj, "_fields")):
-        raise CheckpointError(f"cannot rebuild named tuple {path}: it is not a named tuple class")
-    return obj
+def _namedtuple_class(path: Any, source: str) -> type:
+    cls = STATE_TYPES.get(path) if isinstance(path, str) else None
+    if cls is None:
+        raise CheckpointError(
+            f"{source}: refuses to rebuild named tuple {path!r}: not a registered state type (a checkpoint never "
+            "names code to import)"
+        )
+    return cls
 
 
 def unflatten_tree(spec: Any, tensors: dict[str, torch.Tensor], source: str = "checkpoint") -> Any:
@@ -127,7 +143,7 @@ def unflatten_tree(spec: Any, tensors: dict[str, torch.Tensor], source: str = "c
     if "__tuple__" in spec:
         return tuple(unflatten_tree(v, tensors, source) for v in spec["__tuple__"])
     if "__namedtuple__" in spec:
-        cls = _namedtuple_class(spec["__namedtuple__"])
+        cls = _namedtuple_class(spec["__namedtuple__"], source)
         return cls(*(unflatten_tree(v, tensors, source) for v in spec["items"]))
     if "__items__" in spec:
         return {unflatten_tree(k, tensors, source): unflatten_tree(v, tensors, source) for k, v in spec["__items__"]}

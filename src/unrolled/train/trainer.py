@@ -33,10 +33,11 @@ abandoned, its random draws undone), then propagates, so the work done so far is
 
 Ctrl-C: while ``fit`` runs in the main thread, the first SIGINT lets the current step finish, then a checkpoint is
 written at that position, one line says where it is and how to resume, and ``fit`` returns with
-``stopped="interrupted"``; a second SIGINT raises ``KeyboardInterrupt`` at once. A ``KeyboardInterrupt`` raised
-inside a step (another thread's signal handling, or code that raises it) abandons that step: the checkpoint is
-written at the previous step with the torch generators reset to where the step began, so the resumed run repeats
-the step exactly.
+``stopped="interrupted"``; a second SIGINT raises ``KeyboardInterrupt`` at once. SIGTERM (what ``kill``, ``timeout``
+and batch schedulers send) is handled the same way; ``TrainResult.signal`` says which one it was. A
+``KeyboardInterrupt`` raised inside a step (another thread's signal handling, or code that raises it) abandons that
+step: the checkpoint is written at the previous step with the torch generators reset to where the step began, so the
+resumed run repeats the step exactly.
 
 Exact resumption needs a deterministic data order: either derived from ``set_epoch`` (and ``iter_from``), or drawn
 from the global generators when the epoch's iterator is created (``DataLoader(shuffle=True)``): on resume the
@@ -113,6 +114,8 @@ class TrainResult:
         epochs: completed epochs.
         stopped: ``completed``, ``max_steps``, ``max_time``, ``early_stopping``, ``interrupted`` or ``requested``.
         checkpoint: the latest checkpoint folder, or ``None`` without a ``run_dir``.
+        signal: the signal that stopped an ``interrupted`` run (``SIGINT`` = 2, ``SIGTERM`` = 15), or ``None``;
+            a command line exits with 128 + signal, as a shell reports a process a signal ended.
     """
 
     history: list[dict[str, Any]]
@@ -122,6 +125,7 @@ class TrainResult:
     epochs: int
     stopped: str
     checkpoint: Path | None = None
+    signal: int | None = None
 
     @property
     def train_losses(self) -> list[float]:
@@ -287,6 +291,7 @@ class Trainer:
         self._resume_rng: dict[str, RNGState] | None = None
         self._resumed = False
         self._stop_reason: str | None = None
+        self._signal: int | None = None
         self._pending_stop: str | None = None
         self._step_snapshot: RNGState | None = None
         self._saved_at: tuple[int, int, int] | None = None
@@ -600,6 +605,7 @@ class Trainer:
 
         p = self._progress
         self._stop_reason = self._pending_stop = None
+        self._signal = None
         self._elapsed_base = p.elapsed
         self._fit_t0 = self._interval_t0 = self._bar_t0 = time.perf_counter()
         self._bar_loss_sum, self._bar_count = 0.0, 0
@@ -615,6 +621,7 @@ class Trainer:
                     set_rng_state(self._step_snapshot)
                     self._step_snapshot = None
                 self._stop_reason = "interrupted"
+                self._signal = self._signal or signal.SIGINT
                 if self.dist is not None:  # other ranks may be inside a collective: do not wait for them
                     self.print(f"interrupted at step {p.step}; not saved (distributed run stopped mid-step)")
                     raise
@@ -635,7 +642,8 @@ class Trainer:
                     if self.run_dir is not None
                     else "nothing saved (no run_dir)"
                 )
-                self.print(f"interrupted at epoch {p.epoch + 1}, batch {p.batch} (step {p.step}); {saved}")
+                how = "terminated (SIGTERM)" if self._signal == signal.SIGTERM else "interrupted"
+                self.print(f"{how} at epoch {p.epoch + 1}, batch {p.batch} (step {p.step}); {saved}")
         finally:
             self._restore_sigint(previous_handler)
             self._close_outputs()
@@ -647,28 +655,32 @@ class Trainer:
             epochs=p.epoch,
             stopped=self._stop_reason or "completed",
             checkpoint=self._checkpoint_path,
+            signal=int(self._signal) if self._stop_reason == "interrupted" and self._signal else None,
         )
         self._emit("on_fit_end", result)
         return result
 
     def _install_sigint(self) -> tuple[bool, Any]:
-        """First Ctrl-C: stop after the current step and checkpoint; second: raise KeyboardInterrupt now.
-        Returns ``(installed, previous_handler)``."""
+        """First Ctrl-C (SIGINT) or SIGTERM (``kill``, ``timeout``, batch schedulers): stop after the current step
+        and checkpoint; a second one: raise KeyboardInterrupt now. Returns ``(installed, previous handlers)``."""
         if threading.current_thread() is not threading.main_thread():
             return False, None
 
         def handler(signum: int, frame: Any) -> None:
             if self._stop_reason == "interrupted" or self._pending_stop == "interrupted":
                 raise KeyboardInterrupt
+            self._signal = signum
             self.request_stop("interrupted")
 
-        return True, signal.signal(signal.SIGINT, handler)
+        return True, {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     @staticmethod
     def _restore_sigint(installed: tuple[bool, Any]) -> None:
         done, previous = installed
         if done:
-            signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
+            for sig, handler in previous.items():
+                default = signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL
+                signal.signal(sig, default if handler is None else handler)
 
     def _run_epoch(self, data: Iterable[Any], valid_data: Iterable[Any] | None, valid_reduce: bool) -> None:
         cfg, p = self.config, self._progress
