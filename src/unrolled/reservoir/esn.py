@@ -154,9 +154,10 @@ class ESN(nn.Module):
         return out, x
 
     @torch.no_grad()
-    def generate(self, warmup: Tensor, n_steps: int) -> Tensor:
-        """Free-running generation: drive the reservoir with ``warmup`` (B, T0, I), then for ``n_steps`` feed each
-        prediction back as the next input (needs O = I; trained for one-step-ahead prediction). Returns (B, n, O).
+    def generate(self, warmup: Tensor, n_steps: int, state: Tensor | None = None) -> Tensor:
+        """Free-running generation: drive the reservoir with ``warmup`` (B, T0, I) from ``state`` (B, N) (zeros if
+        not given), then for ``n_steps`` feed each prediction back as the next input (needs O = I; trained for
+        one-step-ahead prediction). Returns (B, n, O).
         """
         if self.output_size != self.reservoir.config.input_size:
             raise ValueError(
@@ -166,9 +167,10 @@ class ESN(nn.Module):
         if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
             raise ValueError(f"ESN.generate expected n_steps to be an int >= 1, got {n_steps!r}")
         if self.feedback:  # teacher forcing: the output at t-1 (the one-step target) is the input at t
-            states, x = self.reservoir(warmup, feedback=torch.cat([warmup[:, 1:], warmup[:, -1:]], dim=1))
+            teacher = torch.cat([warmup[:, 1:], warmup[:, -1:]], dim=1)
+            states, x = self.reservoir(warmup, state=state, feedback=teacher)
         else:
-            states, x = self.reservoir(warmup)  # (B, T0, N)
+            states, x = self.reservoir(warmup, state=state)  # (B, T0, N)
         y = self.readout(self._features(states[:, -1], warmup[:, -1]))  # (B, O)
         res = self.reservoir
         out = warmup.new_empty(warmup.shape[0], n_steps, self.output_size)  # (B, n, O)

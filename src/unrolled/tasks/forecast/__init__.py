@@ -1,0 +1,1 @@
+"""The forecasting task: ``unrolled train forecast``, ``forecast``, ``impute``, ``evaluate``, ``predict``, ``info``."""
