@@ -30,7 +30,7 @@ def run(tmp_path_factory):
     pairs = [(w, w[::-1]) for w in WORDS] * 2
     data.write_text("".join(f"{s}\t{t}\tCC-BY attribution\n" for s, t in pairs), encoding="utf-8")
     run_dir = root / "run"
-    code = main(["train", "seq2seq", "--data", str(data), *TINY, "--epochs", "25", "--attention", "additive",
+    code = main(["train", "seq2seq", "--data", str(data), *TINY, "--epochs", "15", "--attention", "additive",
                  "--valid", str(data), "--run-dir", str(run_dir)])  # fmt: skip
     assert code == 0
     return run_dir, data
