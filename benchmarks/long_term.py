@@ -72,6 +72,8 @@ def main() -> int:
     p.add_argument("--digits", action="store_true", help="only permuted pixel digits, LSTM and GRU")
     p.add_argument("--steps", type=int, help="optimizer steps per run (default 400, --full 2000)")
     p.add_argument("--tasks", default="adding,copy")
+    p.add_argument("--variants", default=None, help=f"comma-separated subset of {', '.join(VARIANTS)}")
+    p.add_argument("--lengths", default=None, help="comma-separated lengths (default 10,50; --full 10,50,100,200)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", default=None, help="report folders (default: a temporary folder)")
     p.add_argument("--json", default=None, help="also write the rows to this JSON file")
@@ -117,7 +119,14 @@ def main() -> int:
             )
     else:
         lengths = (10, 50, 100, 200) if a.full else (10, 50)
+        if a.lengths:
+            lengths = tuple(int(v) for v in a.lengths.split(","))
         names = tuple(VARIANTS) if a.full else REDUCED
+        if a.variants:
+            names = tuple(a.variants.split(","))
+            unknown = [n for n in names if n not in VARIANTS]
+            if unknown:
+                p.error(f"unknown variant {unknown[0]!r}; expected one of {', '.join(VARIANTS)}")
         steps = a.steps or (2000 if a.full else 400)
         for task in a.tasks.split(","):
             for T in lengths:

@@ -66,3 +66,23 @@ def test_bad_names_and_lengths_are_one_line_errors(argv, message, capsys, tmp_pa
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err and err.startswith("unrolled: error:")
     assert not (tmp_path / "x").exists()
+
+
+def test_run_lab_reports_the_first_step_below_a_target(tmp_path):
+    from unrolled.tasks.lab.run import LabConfig, run_lab
+
+    cfg = LabConfig(
+        task="parity",
+        cell="lstm",
+        length=3,
+        steps=2,
+        batch_size=4,
+        hidden=4,
+        valid_batches=1,
+        target_loss=1e9,
+        out=str(tmp_path / "t"),
+    )
+    m = run_lab(cfg)
+    assert m["steps_to_target"] == 1 and m["seconds_to_target"] is not None and m["steps_to_10x"] is None
+    with pytest.raises(ValueError, match="LabConfig.target_loss"):
+        LabConfig(target_loss=-1.0)

@@ -174,7 +174,7 @@ def run_lab(cfg: LabConfig, progress: bool = False) -> dict[str, Any]:
     )
     t0 = time.perf_counter()
     trainer = Trainer(
-        model, objective, tc, run_dir=out, callbacks=[norms_cb, first], eval_objective=LabObjective(task.loss)
+        model, objective, tc, run_dir=out, callbacks=[norms_cb, first, target], eval_objective=LabObjective(task.loss)
     )
     with trainer:
         result = trainer.fit(train, valid)
