@@ -3,7 +3,17 @@
 from unrolled.layers.attention import SCORES, Attention
 from unrolled.layers.crf import CRF
 from unrolled.layers.mdrnn import MultiDirectional2dRNN
+from unrolled.layers.pooling import POOLINGS, make_pooling
 from unrolled.layers.recurrent import Recurrent
 from unrolled.state import detach_state
 
-__all__ = ["SCORES", "Attention", "CRF", "MultiDirectional2dRNN", "Recurrent", "detach_state"]
+__all__ = [
+    "POOLINGS",
+    "SCORES",
+    "CRF",
+    "Attention",
+    "MultiDirectional2dRNN",
+    "Recurrent",
+    "detach_state",
+    "make_pooling",
+]

@@ -12,6 +12,7 @@ from unrolled.text.bow import (
 from unrolled.text.normalize import UNICODE_FORMS, Normalizer
 from unrolled.text.stopwords import ENGLISH_STOP_WORDS, StopWords
 from unrolled.text.tokenize import TOKENIZERS, CharTokenizer, Tokenizer, WordTokenizer, get_tokenizer
+from unrolled.text.vectors import Coverage, WordVectors, embedding_matrix, read_word_vectors
 from unrolled.text.vocab import BOS, EOS, PAD, SPECIAL_TOKENS, UNK, Vocabulary
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "UNK",
     "WEIGHTINGS",
     "BagOfWords",
+    "Coverage",
     "CharTokenizer",
     "CountWeighting",
     "Normalizer",
@@ -34,7 +36,10 @@ __all__ = [
     "Tokenizer",
     "Vocabulary",
     "WordTokenizer",
+    "WordVectors",
     "document_term_matrix",
+    "embedding_matrix",
     "get_tokenizer",
+    "read_word_vectors",
     "term_document_matrix",
 ]
