@@ -117,3 +117,16 @@ def test_one_line_errors(files, capsys, tmp_path):
     assert code != 0 and "needs binary trees" in err
     code, _, err = cli(capsys, "train", "treesentiment", "--data", p["train"], *TINY, "--run-dir", tmp_path / "r4")
     assert code != 0 and "needs --valid" in err
+
+
+def test_resume_continues_the_schedule(files, capsys, tmp_path):
+    _, p = files
+    run_dir = tmp_path / "resumed"
+    common = ["--data", p["train"], "--valid", p["dev"], "--hidden", "8", "--batch-size", "8", "--no-progress"]
+    code, _, _ = cli(capsys, "train", "treesentiment", *common, "--epochs", "1", "--run-dir", run_dir)
+    assert code == 0
+    code, _, err = cli(capsys, "train", "treesentiment", "--resume", run_dir, "--epochs", "2")
+    assert code == 0, err
+    rows = [r.split(",") for r in (run_dir / "metrics.csv").read_text().strip().splitlines()[1:]]
+    assert [(r[0], r[1], r[2]) for r in rows if r[2] == "valid"] == [("3", "1", "valid"), ("6", "2", "valid")]
+    assert json.loads((run_dir / "config.json").read_text())["train"]["epochs"] == 2
