@@ -71,7 +71,7 @@ def test_detokenize_spacing_rules():
 
 
 def test_registry():
-    assert set(TOKENIZERS) == {"char", "word"}
+    assert set(TOKENIZERS) == {"char", "word", "whitespace"}
     assert get_tokenizer("char") == CharTokenizer()
     word = get_tokenizer("word", keep_newlines=True)
     assert word == WordTokenizer(keep_newlines=True)
@@ -79,7 +79,7 @@ def test_registry():
 
 
 def test_registry_errors():
-    with pytest.raises(ValueError, match=r"unknown tokenizer 'bpe'; expected one of: char, word"):
+    with pytest.raises(ValueError, match=r"unknown tokenizer 'bpe'; expected one of: char, whitespace, word"):
         get_tokenizer("bpe")
     with pytest.raises(TypeError, match=r"tokenizer 'char' has no option\(s\) keep_newlines; valid options: none"):
         get_tokenizer("char", keep_newlines=True)

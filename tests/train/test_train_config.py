@@ -13,6 +13,7 @@ from unrolled.train import (
     build_schedule,
     metric_value,
 )
+from unrolled.train.ntasgd import NTASGD
 
 
 def test_round_trip_through_json_is_identity():
@@ -102,6 +103,7 @@ def test_optimizer_registry_builds_each_class_with_the_config_values():
         "adamw": (torch.optim.AdamW, {"lr": 0.5, "betas": (0.8, 0.9), "weight_decay": 0.01}),
         "adagrad": (torch.optim.Adagrad, {"lr": 0.5, "weight_decay": 0.01}),
         "rmsprop": (torch.optim.RMSprop, {"lr": 0.5, "alpha": 0.9, "momentum": 0.9, "weight_decay": 0.01}),
+        "ntasgd": (NTASGD, {"lr": 0.5, "weight_decay": 0.01, "averaging": False}),
     }
     assert set(expected) == set(OPTIMIZERS)
     for name, (cls, values) in expected.items():

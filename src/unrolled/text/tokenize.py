@@ -1,4 +1,4 @@
-"""Character and word tokenizers, resolved by name through the :data:`TOKENIZERS` registry."""
+"""Character, word and whitespace tokenizers, resolved by name through the :data:`TOKENIZERS` registry."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-__all__ = ["TOKENIZERS", "CharTokenizer", "Tokenizer", "WordTokenizer", "get_tokenizer"]
+__all__ = ["TOKENIZERS", "CharTokenizer", "Tokenizer", "WhitespaceTokenizer", "WordTokenizer", "get_tokenizer"]
 
 
 @runtime_checkable
@@ -135,15 +135,69 @@ class WordTokenizer:
         return "".join(parts)
 
 
-TOKENIZERS: dict[str, type] = {"char": CharTokenizer, "word": WordTokenizer}
+_SPACE_RE = re.compile(r"[^\S\r\n]+")
+_LINE_RE = re.compile(r"\r\n|\r|\n")
+
+
+@dataclass(frozen=True)
+class WhitespaceTokenizer:
+    """The whitespace-separated strings of a pre-tokenized corpus, exactly as written (Penn Treebank as Mikolov
+    et al. 2010 distribute it, WikiText): ``<unk>``, ``n't``, ``'s``, ``$``, ``N``, ``3.14``, ``a-b`` each stay one
+    token, nothing is split or joined, so the vocabulary and the token count are the corpus's own.
+
+    Args:
+        keep_newlines: emit ``"\\n"`` for each line break (also ``"\\r\\n"``), so a sentence-per-line corpus keeps
+            its sentence ends (the language-model task turns them into ``<eos>``). Default: ``False``.
+
+    :meth:`detokenize` joins with single spaces (none around ``"\\n"``), the exact inverse of :meth:`tokenize` on
+    text with single spaces: ``tokenize(detokenize(t)) == t`` for tokens without whitespace.
+
+    Example::
+
+        >>> WhitespaceTokenizer().tokenize("the <unk> company does n't pay $ N a share")
+        ['the', '<unk>', 'company', 'does', "n't", 'pay', '$', 'N', 'a', 'share']
+    """
+
+    keep_newlines: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.keep_newlines, bool):
+            raise TypeError(f"expected keep_newlines to be a bool, got {type(self.keep_newlines).__name__}")
+
+    def tokenize(self, text: str) -> list[str]:
+        """Split ``text`` at whitespace (and, with ``keep_newlines``, emit a ``"\\n"`` per line break)."""
+        text = _check_text(text)
+        if not self.keep_newlines:
+            return text.split()
+        out: list[str] = []
+        lines = _LINE_RE.split(text)
+        for i, line in enumerate(lines):
+            if i:
+                out.append("\n")
+            out.extend(t for t in _SPACE_RE.split(line) if t)
+        return out
+
+    def detokenize(self, tokens: Sequence[str]) -> str:
+        """Join ``tokens`` with single spaces, none around ``"\\n"``."""
+        parts: list[str] = []
+        glue = True
+        for token in _check_tokens(tokens):
+            if not glue and token != "\n":
+                parts.append(" ")
+            parts.append(token)
+            glue = token == "\n"
+        return "".join(parts)
+
+
+TOKENIZERS: dict[str, type] = {"char": CharTokenizer, "word": WordTokenizer, "whitespace": WhitespaceTokenizer}
 
 
 def get_tokenizer(name: str, **options: object) -> Tokenizer:
     """Build the tokenizer registered as ``name`` in :data:`TOKENIZERS`.
 
     Args:
-        name: ``"char"`` or ``"word"``.
-        **options: fields of that tokenizer (``keep_newlines`` for ``"word"``).
+        name: ``"char"``, ``"word"`` or ``"whitespace"`` (pre-tokenized text).
+        **options: fields of that tokenizer (``keep_newlines`` for ``"word"`` and ``"whitespace"``).
 
     Raises:
         ValueError: unknown ``name`` (the message lists the valid names).

@@ -22,7 +22,11 @@ from unrolled.text.vocab import BOS, EOS, PAD, UNK, Vocabulary
 __all__ = ["DEFAULT_EOS", "EOS_MODES", "TOKENIZER_OPTIONS", "TOKEN_UNITS", "TextCodec", "TokenUnit"]
 
 #: tokenizer options per tokenizer name: word-level LMs keep line breaks so generated text keeps its lines
-TOKENIZER_OPTIONS: dict[str, dict[str, object]] = {"char": {}, "word": {"keep_newlines": True}}
+TOKENIZER_OPTIONS: dict[str, dict[str, object]] = {
+    "char": {},
+    "word": {"keep_newlines": True},
+    "whitespace": {"keep_newlines": True},
+}
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class TokenUnit:
 TOKEN_UNITS: dict[str, TokenUnit] = {
     "char": TokenUnit(metric="bpc", bits_key="bpc", bits_label="bpc"),
     "word": TokenUnit(metric="ppl", bits_key="bits_per_word", bits_label="bits/word"),
+    "whitespace": TokenUnit(metric="ppl", bits_key="bits_per_word", bits_label="bits/word"),
 }
 
 #: where ``<eos>`` is put into the token stream (and so where generation can stop)
@@ -54,7 +59,7 @@ EOS_MODES: dict[str, str] = {
 }
 
 #: ``data.eos`` when the config leaves it out
-DEFAULT_EOS: dict[str, str] = {"char": "none", "word": "line"}
+DEFAULT_EOS: dict[str, str] = {"char": "none", "word": "line", "whitespace": "line"}
 
 _EOS_TEXT = {"none": "", "line": "\n", "document": "\n\n"}
 
@@ -75,6 +80,7 @@ class TextCodec:
     strip_special: bool = False
     stop_words: StopWords | None = None
     eos: str = "none"
+    unk_token: str | None = None  # the corpus's own unknown token (e.g. PTB's "<unk>"), read as <unk>
 
     def __post_init__(self) -> None:
         self.tokenizer = get_tokenizer(self.tokenizer_name, **TOKENIZER_OPTIONS[self.tokenizer_name])
@@ -93,6 +99,8 @@ class TextCodec:
         tokens = self.tokenizer.tokenize(self.normalizer(text))
         if self.stop_words is not None:
             tokens = self.stop_words.remove(tokens)
+        if self.unk_token is not None and self.unk_token != UNK:
+            tokens = [UNK if t == self.unk_token else t for t in tokens]
         if self.eos == "line":
             tokens = [EOS if t == "\n" else t for t in tokens]
         return tokens

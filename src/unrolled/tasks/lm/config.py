@@ -41,7 +41,11 @@ class LMDataConfig:
     Args:
         path: a UTF-8 text file or a folder of ``.txt`` files; ``None`` trains on the built-in corpus (the source
             of some of Python's standard-library modules).
-        tokenizer: ``char`` or ``word``. lowercase: lower-case the text first.
+        tokenizer: ``char``, ``word`` or ``whitespace`` (pre-tokenized text: the tokens are exactly the
+            whitespace-separated strings, as in the Penn Treebank files of Mikolov et al. 2010).
+            lowercase: lower-case the text first.
+        unk_token: the corpus's own unknown-word token (``<unk>`` in PTB), read as the vocabulary's ``<unk>``
+            (``None``: only ``<unk>`` itself is); words or whitespace tokenizer.
         strip_punctuation, strip_numbers, strip_special: remove punctuation, digits, or symbols and control
             characters before tokenizing (see :class:`~unrolled.text.Normalizer`).
         stop_words: drop stop words (word tokenizer only): ``"english"`` for the built-in list, or the path of a
@@ -51,7 +55,14 @@ class LMDataConfig:
             words, ``none`` for characters.
         min_freq / max_vocab: vocabulary limits (rarer tokens become ``<unk>``); ``max_vocab`` counts the 4 special
             tokens.
-        valid_fraction: the last fraction of the token stream held out for validation.
+        valid_fraction: the last fraction of the token stream held out for validation (when ``valid`` is not given).
+        valid / test: files (or folders of ``.txt`` files) of the standard validation and test splits; the
+            vocabulary comes from the training text only (their unseen words read as ``<unk>``). The test split is
+            scored once, at the end of training, with the best weights (``RUN/test.json``), and is what
+            ``unrolled evaluate RUN`` scores without ``--data``.
+        variable_bptt: variable-length BPTT (Merity et al. 2018, sec. 4.1): each chunk has length
+            :math:`\\max(5, \\lfloor \\mathcal N(k, 5) \\rfloor)` with :math:`k` = ``bptt`` (probability 0.95) or
+            ``bptt / 2``, and its gradient is scaled by length / bptt (the paper rescales the learning rate).
         batch_size: B rows of the contiguous stream. bptt: k1, steps per chunk (truncated BPTT); ``0`` is full
             BPTT: each row is one chunk, back-propagated from its end to its start.
         k2: steps back-propagated per update (Williams & Peng 1990); ``None`` means k2 = k1 = bptt.
@@ -69,6 +80,10 @@ class LMDataConfig:
     min_freq: int = 1
     max_vocab: int | None = None
     valid_fraction: float = 0.1
+    valid: str | None = None
+    test: str | None = None
+    unk_token: str | None = None
+    variable_bptt: bool = False
     batch_size: int = 32
     bptt: int = 100
     k2: int | None = None
@@ -103,6 +118,17 @@ class LMDataConfig:
                 raise ValueError("data.k2 must be null with data.bptt = 0 (full BPTT has no truncation)")
             if not isinstance(self.k2, int) or isinstance(self.k2, bool) or self.k2 < self.bptt:
                 raise ValueError(f"data.k2 must be an integer >= data.bptt = {self.bptt}, got {self.k2!r}")
+        for name in ("valid", "test", "unk_token"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, str) or not v or (name == "unk_token" and v.split() != [v])):
+                what = "a token without spaces" if name == "unk_token" else "a file path"
+                raise ValueError(f"data.{name} must be null or {what}, got {v!r}")
+        if self.unk_token is not None and self.tokenizer == "char":
+            raise ValueError("data.unk_token needs data.tokenizer = 'word' or 'whitespace' (characters have none)")
+        if not isinstance(self.variable_bptt, bool):
+            raise ValueError(f"data.variable_bptt must be true or false, got {self.variable_bptt!r}")
+        if self.variable_bptt and (self.bptt < 2 or self.k2 is not None):
+            raise ValueError("data.variable_bptt needs data.bptt >= 2 and data.k2 = null")
         if not _number(self.valid_fraction) or not 0.0 < self.valid_fraction < 0.5:
             raise ValueError(f"data.valid_fraction must be in (0, 0.5), got {self.valid_fraction!r}")
 
@@ -118,6 +144,12 @@ class LMModelConfig:
         cell, embed_dim, hidden, layers, dropout, tie_weights, recurrent_dropout, zoneout, residual, cell_options:
             the recurrent model (see :class:`~unrolled.models.RNNLMConfig`); ``embed_dim``, ``hidden`` and
             ``dropout`` also size the fixed-window model. ``cell_options`` are checked by building the layers once.
+        init: initialisation by name (:data:`~unrolled.layers.init.INITIALIZERS`): ``default``, ``uniform:0.1``
+            (every parameter, Zaremba et al. 2014), ``orthogonal``, ...
+        last_hidden, weight_drop, embed_dropout, locked_dropout, input_dropout, output_dropout: the AWD-LSTM
+            regularisers of Merity et al. 2018, each usable alone (see :class:`~unrolled.models.RNNLMConfig`).
+        ar, tar: activation regularisation :math:`\alpha` and temporal activation regularisation :math:`\beta`
+            (Merity et al. 2018, sec. 4.6), added to the training loss only.
         context: n - 1 tokens of context for the fixed-window model. direct: its direct input-output connections.
         order: n of the n-gram model. smoothing: ``kneser_ney`` or ``add_k``. add_k: k of add-k smoothing.
         discount: the Kneser-Ney discount.
@@ -134,6 +166,15 @@ class LMModelConfig:
     zoneout: float = 0.0
     residual: bool = False
     cell_options: dict[str, Any] = field(default_factory=dict)
+    init: str = "default"
+    last_hidden: int | None = None
+    weight_drop: float = 0.0
+    embed_dropout: float = 0.0
+    locked_dropout: bool = False
+    input_dropout: float | None = None
+    output_dropout: float | None = None
+    ar: float = 0.0
+    tar: float = 0.0
     context: int = 8
     direct: bool = True
     order: int = 5
@@ -150,10 +191,22 @@ class LMModelConfig:
             raise ValueError(f"model.smoothing must be one of {', '.join(SMOOTHINGS)}, got {self.smoothing!r}")
         for name in ("embed_dim", "hidden", "layers", "context", "order"):
             _positive("model", name, getattr(self, name))
-        for name in ("dropout", "recurrent_dropout", "zoneout"):
+        for name in ("dropout", "recurrent_dropout", "zoneout", "weight_drop", "embed_dropout"):
             v = getattr(self, name)
             if not _number(v) or not 0.0 <= v < 1.0:
                 raise ValueError(f"model.{name} must be in [0, 1), got {v!r}")
+        for name in ("input_dropout", "output_dropout"):
+            v = getattr(self, name)
+            if v is not None and (not _number(v) or not 0.0 <= v < 1.0):
+                raise ValueError(f"model.{name} must be null (= model.dropout) or in [0, 1), got {v!r}")
+        for name in ("ar", "tar"):
+            v = getattr(self, name)
+            if not _number(v) or not 0.0 <= v < math.inf:
+                raise ValueError(f"model.{name} must be a finite number >= 0, got {v!r}")
+        if not isinstance(self.locked_dropout, bool):
+            raise ValueError(f"model.locked_dropout must be true or false, got {self.locked_dropout!r}")
+        if self.last_hidden is not None:
+            _positive("model", "last_hidden", self.last_hidden)
         if not _number(self.add_k) or not 0 < self.add_k < math.inf:
             raise ValueError(f"model.add_k must be > 0, got {self.add_k!r}")
         if not _number(self.discount) or not 0.0 < self.discount < 1.0:

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from unrolled.layers.init import parse_init_name
 from unrolled.layers.recurrent import Recurrent
 from unrolled.models.fixed_window import FixedWindowLM
 from unrolled.models.language_model import RNNLanguageModel, RNNLMConfig
@@ -61,6 +62,13 @@ def _rnn_config(cfg: Any) -> RNNLMConfig:
         zoneout=cfg.zoneout,
         residual=cfg.residual,
         cell_options=dict(cfg.cell_options),
+        init=cfg.init,
+        last_hidden=cfg.last_hidden,
+        weight_drop=cfg.weight_drop,
+        embed_dropout=cfg.embed_dropout,
+        locked_dropout=cfg.locked_dropout,
+        input_dropout=cfg.input_dropout,
+        output_dropout=cfg.output_dropout,
     )
 
 
@@ -71,6 +79,10 @@ def _build_rnn(cfg: Any, vocab_size: int, pad_id: int) -> nn.Module:
 def _check_rnn(cfg: Any) -> None:
     """Build the recurrent layers once (without touching the global random generators) so that bad
     ``cell_options`` fail when the config is built, not after the corpus is read and the run folder made."""
+    try:
+        parse_init_name(cfg.init)
+    except ValueError as e:
+        raise ValueError(f"model.init: {e}") from None
     if not cfg.cell_options:
         return
     try:
@@ -110,11 +122,20 @@ FAMILIES: dict[str, Family] = {
                 "zoneout",
                 "residual",
                 "cell_options",
+                "init",
+                "last_hidden",
+                "weight_drop",
+                "embed_dropout",
+                "locked_dropout",
+                "input_dropout",
+                "output_dropout",
+                "ar",
+                "tar",
             }
         ),
         trains=True,
         build=_build_rnn,
-        objective=lambda cfg, pad_id: RecurrentLMObjective(),
+        objective=lambda cfg, pad_id: RecurrentLMObjective(ar=cfg.ar, tar=cfg.tar),
         check=_check_rnn,
         describe=lambda m: f"rnn {m['cell']}, {m['layers']} x {m['hidden']}, embed {m['embed_dim']}",
     ),

@@ -22,14 +22,60 @@ def _cross_entropy(logits: Tensor, targets: Tensor, start: int) -> tuple[Tensor,
     return loss, targets.numel()
 
 
+def _same_value(loss: Tensor, extra: Tensor) -> Tensor:
+    """``loss`` whose value is unchanged but whose gradient also has ``extra``'s: the reported (and logged) loss stays
+    the cross-entropy while the optimizer sees the regularised objective."""
+    return loss + (extra - extra.detach())
+
+
 class RecurrentLMObjective:
-    """Next-token cross-entropy of a recurrent LM on a :class:`~unrolled.data.StreamChunk`, carrying the state.
+    r"""Next-token cross-entropy of a recurrent LM on a :class:`~unrolled.data.StreamChunk`, carrying the state.
 
     With k2 > k1 a chunk re-reads up to k2 - k1 context steps; the state to carry into the next chunk is the one
     after the chunk's first ``save_at`` positions, so the model runs in two pieces split there.
+
+    The loss is the mean over the chunk's B x T tokens (nats per token); Zaremba et al. 2014 sum over the T unrolled
+    steps (a mean over the batch), so their learning rate :math:`\eta` and clip norm :math:`c` are
+    :math:`T\eta` and :math:`c / T` here (see ``configs/lm_word_zaremba_*.yaml``).
+
+    Training adds, to the gradient only (the reported loss stays the cross-entropy; Merity et al. 2018, sec. 4.6):
+
+    .. math::
+        lpha\, \overline{(m \odot h_t)^2} \;+\; eta\, \overline{(h_t - h_{t-1})^2}
+
+    with :math:`h` the last layer's output (``model.activations``), :math:`m \odot h` after its dropout (AR), and
+    a chunk of ``scale`` s (variable-length BPTT) has its gradient multiplied by s.
+
+    Args:
+        ar: :math:`lpha`. tar: :math:`eta`.
     """
 
+    def __init__(self, ar: float = 0.0, tar: float = 0.0) -> None:
+        self.ar, self.tar = float(ar), float(tar)
+
     def __call__(self, model: nn.Module, batch: StreamChunk, state: Any) -> StepResult:
+        result = self._cross_entropy(model, batch, state)
+        if not torch.is_grad_enabled() or not model.training:
+            return result
+        loss = result.loss
+        inner = getattr(model, "module", model)  # DistributedDataParallel wraps the model
+        acts = getattr(inner, "activations", None)
+        if (self.ar or self.tar) and acts is not None:
+            raw, dropped = acts  # (B, t, O) each
+            extra = loss.new_zeros(())
+            if self.ar:
+                extra = extra + self.ar * dropped.pow(2).mean()
+            if self.tar and raw.shape[1] > 1:
+                extra = extra + self.tar * (raw[:, 1:] - raw[:, :-1]).pow(2).mean()
+            loss = _same_value(loss, extra)
+        if acts is not None:
+            inner.activations = None  # do not hold the graph until the next batch
+        scale = getattr(batch, "scale", 1.0)
+        if scale != 1.0:
+            loss = _same_value(loss, (scale - 1.0) * loss)
+        return StepResult(loss=loss, count=result.count, state=result.state)
+
+    def _cross_entropy(self, model: nn.Module, batch: StreamChunk, state: Any) -> StepResult:
         dev = _device(model)
         x, y = batch.inputs.to(dev), batch.targets.to(dev)  # (B, t) each
         if not batch.carry:

@@ -34,6 +34,7 @@ from unrolled.tasks.lm.corpus import (
     save_stop_words,
 )
 from unrolled.tasks.lm.families import FAMILIES
+from unrolled.tasks.lm.variable_bptt import VariableBPTTBatches
 from unrolled.tasks.resolve import load_run_config
 from unrolled.tasks.runs import RunError, choose_weights, read_best_meta
 from unrolled.tasks.runs import latest_run as _latest_run
@@ -44,9 +45,11 @@ from unrolled.text.vocab import Vocabulary
 from unrolled.train.checkpoint import find_checkpoint, load_model_weights, read_json, save_safetensors, write_json
 from unrolled.train.config import TrainConfig
 from unrolled.train.metrics import LN2, bits, perplexity
+from unrolled.train.ntasgd import AveragedEvaluation
 
 VOCAB_FILE = "vocab.json"
 NGRAM_FILE = "ngram_train_ids.safetensors"
+TEST_FILE = "test.json"
 
 __all__ = [
     "LN2",
@@ -175,9 +178,10 @@ def _train(cfg: LMRunConfig, session: RunSession, corpus: PreparedCorpus) -> Tra
         codec.vocab.save(session.path(VOCAB_FILE))
         save_stop_words(codec.stop_words, run_dir)
     pad = _pad_id(codec.vocab)
+    test = f" / {corpus.source['test_tokens']:,} test" if corpus.test_ids is not None else ""
     printer(
         f"corpus: {corpus.source['kind']}, {corpus.source['tokens']:,} {cfg.data.tokenizer} tokens "
-        f"({corpus.source['train_tokens']:,} train / {corpus.source['valid_tokens']:,} valid), vocabulary "
+        f"({corpus.source['train_tokens']:,} train / {corpus.source['valid_tokens']:,} valid{test}), vocabulary "
         f"{len(codec.vocab)}; run folder {run_dir}"
     )
     hint = f"sample from it with: unrolled generate {run_dir}"
@@ -192,6 +196,9 @@ def _train(cfg: LMRunConfig, session: RunSession, corpus: PreparedCorpus) -> Tra
         session.write_config(cfg, corpus=corpus.source, vocab_size=len(codec.vocab))
         write_json(run_dir / "best" / "meta.json", {"step": 0, "epoch": 0, "valid_loss": loss, "fitted": True})
         printer(f"{cfg.model.order}-gram ({cfg.model.smoothing}): valid {describe_loss(loss, codec)}")
+        if corpus.test_ids is not None:
+            total, count = _score_ngram(model, corpus.test_ids, 1)
+            _record_test(run_dir, total, count, codec, printer)
         return TrainOutcome(run_dir, None, loss, next_step=hint)
 
     valid = stream(corpus.valid_ids, cfg.data.eval_batch_size, cfg.data.bptt)
@@ -200,20 +207,51 @@ def _train(cfg: LMRunConfig, session: RunSession, corpus: PreparedCorpus) -> Tra
     n_params = sum(p.numel() for p in model.parameters())
     what = f"{cfg.model.family} {cfg.model.cell}" if "cell" in family.keys else cfg.model.family
     printer(f"model: {what}, {n_params:,} parameters")
-    train = stream(corpus.train_ids, cfg.data.batch_size, cfg.data.bptt, cfg.data.k2)
+    if cfg.data.variable_bptt:
+        rows = batchify(corpus.train_ids, cfg.data.batch_size)
+        train: Any = VariableBPTTBatches(rows, cfg.data.bptt, seed=cfg.train.seed)
+    else:
+        train = stream(corpus.train_ids, cfg.data.batch_size, cfg.data.bptt, cfg.data.k2)
+    objective = build_objective(cfg.model, pad)
+    averaging = AveragedEvaluation()  # NT-ASGD: validate with the averaged weights (a no-op for other optimizers)
     result = session.fit(
         model,
-        build_objective(cfg.model, pad),
+        objective,
         train,
         valid,
         cfg.train,
         extra_config=_extra_config(cfg, corpus, session),
-        callbacks=[PrintSamples(codec, cfg.sample)],
+        callbacks=[averaging, PrintSamples(codec, cfg.sample)],
+        eval_objective=averaging.wrap(objective),
     )
     best = result.best_valid
     if best is not None:
         printer(f"best valid {describe_loss(best, codec)}; run folder {run_dir}")
+    if corpus.test_ids is not None and session.main and result.stopped not in ("interrupted",):
+        _score_test(cfg, model, corpus, run_dir, printer)
     return TrainOutcome(run_dir, result, best, main=session.main, start_step=session.start_step, next_step=hint)
+
+
+def _record_test(run_dir: Path, total: float, count: int, codec: TextCodec, printer: Any) -> None:
+    loss = total / count
+    write_json(
+        run_dir / TEST_FILE,
+        {"tokens_scored": count, "loss_nats": loss, "perplexity": perplexity(loss), "bits": bits(loss)},
+    )
+    printer(f"test ({count:,} tokens scored, with the best weights): {describe_loss(loss, codec)}")
+
+
+@torch.no_grad()
+def _score_test(cfg: LMRunConfig, model: nn.Module, corpus: PreparedCorpus, run_dir: Path, printer: Any) -> None:
+    """Score the test split once, with the best weights (``RUN/best``; the last ones if there is none), carrying
+    the state along one row (batch 1), and record it in ``RUN/test.json``."""
+    best = run_dir / "best" / "model.safetensors"
+    if best.is_file():
+        load_model_weights(model, best)
+    model.eval()
+    loaded = LoadedRun(run_dir, cfg, corpus.codec, model, best if best.is_file() else None)
+    total, count = score_ids(loaded, corpus.test_ids.to(next(model.parameters()).device), 1)
+    _record_test(run_dir, total, count, corpus.codec, printer)
 
 
 def describe_loss(loss: float, codec: TextCodec) -> str:

@@ -18,7 +18,6 @@ from unrolled.tasks.lm.codec import EOS_MODES
 from unrolled.tasks.lm.config import LMRunConfig, build_run_config, default_raw_config
 from unrolled.tasks.lm.families import FAMILIES
 from unrolled.tasks.lm.run import (
-    evaluate_documents,
     generate_text,
     latest_run,
     load_run,
@@ -55,8 +54,14 @@ _D, _M, _T = "data", "model", "training"
 TRAIN_OPTIONS: tuple[Option, ...] = (
     Option("--data", "UTF-8 text file or folder of .txt files (default: built-in)", "data.path", metavar="PATH",
            group=_D),
-    Option("--tokenizer", "tokenize into characters (default) or words", "data.tokenizer", choices=tokenizers,
-           group=_D),
+    Option("--tokenizer", "tokenize into characters (default), words, or whitespace-separated tokens of a "
+           "pre-tokenized corpus (PTB, WikiText)", "data.tokenizer", choices=tokenizers, group=_D),
+    Option("--unk-token", "the corpus's own unknown-word token, read as <unk> (e.g. <unk>, UNK)", "data.unk_token",
+           metavar="TOKEN", group=_D),
+    Option("--valid", "validation file (default: the last --valid-fraction of the training text)", "data.valid",
+           metavar="FILE", group=_D),
+    Option("--test", "test file: scored once at the end with the best weights (RUN/test.json); what evaluate "
+           "scores without --data", "data.test", metavar="FILE", group=_D),
     Option("--lowercase", "lower-case the text first (default off)", "data.lowercase", switch=True, group=_D),
     Option("--strip-punctuation", "remove punctuation (default off)", "data.strip_punctuation", switch=True, group=_D),
     Option("--strip-numbers", "remove digits and numerals (default off)", "data.strip_numbers", switch=True, group=_D),
@@ -72,6 +77,8 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
     Option("--bptt", "steps per truncated-BPTT chunk (default 100); 0 = full BPTT: each row in one piece",
            "data.bptt", int, "K1", group=_D),
     Option("--k2", "steps back-propagated per update, >= bptt (default = bptt)", "data.k2", int, "K2", group=_D),
+    Option("--variable-bptt", "random chunk lengths around --bptt (Merity et al. 2018; default off)",
+           "data.variable_bptt", switch=True, group=_D),
     Option("--model", "model family (default rnn): " + "; ".join(f"{f.name}: {f.summary}" for f in FAMILIES.values()),
            "model.family", choices=list(FAMILIES), group=_M),
     Option("--cell", "recurrent cell (default lstm): " + ", ".join(cells()), "model.cell", metavar="CELL", group=_M),
@@ -82,6 +89,23 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
     Option("--tie", "tie embedding and softmax weights (default off)", "model.tie_weights", switch=True, group=_M),
     Option("--recurrent-dropout", "variational dropout on h", "model.recurrent_dropout", float, "P", group=_M),
     Option("--zoneout", "zoneout probability", "model.zoneout", float, "P", group=_M),
+    Option("--init", "initialisation: default, uniform:A (every parameter, Zaremba et al. 2014), orthogonal, "
+           "identity, chrono:T", "model.init", metavar="NAME", group=_M),
+    Option("--last-hidden", "units of the last layer (AWD-LSTM: the embedding width, with --tie)",
+           "model.last_hidden", int, "H", group=_M),
+    Option("--weight-drop", "DropConnect on hidden-to-hidden weights, one mask per batch (AWD-LSTM)",
+           "model.weight_drop", float, "P", group=_M),
+    Option("--embed-dropout", "drop whole words from the embedding (AWD-LSTM)", "model.embed_dropout", float, "P",
+           group=_M),
+    Option("--locked-dropout", "dropout masks shared over time steps (variational; AWD-LSTM)",
+           "model.locked_dropout", switch=True, group=_M),
+    Option("--input-dropout", "dropout on the embeddings (default --dropout)", "model.input_dropout", float, "P",
+           group=_M),
+    Option("--output-dropout", "dropout before the softmax (default --dropout)", "model.output_dropout", float,
+           "P", group=_M),
+    Option("--ar", "activation regularisation alpha (AWD-LSTM: 2)", "model.ar", float, "ALPHA", group=_M),
+    Option("--tar", "temporal activation regularisation beta (AWD-LSTM: 1)", "model.tar", float, "BETA",
+           group=_M),
     Option("--context", "fixed-window model: tokens of context (default 8)", "model.context", int, "N", group=_M),
     Option("--order", "n-gram model: order n (default 5)", "model.order", int, "N", group=_M),
     Option("--smoothing", "n-gram smoothing (default kneser_ney)", "model.smoothing", choices=_smoothings, group=_M),
@@ -156,8 +180,17 @@ def _warn(message: str) -> None:
     print(f"unrolled: warning: {message}", file=sys.stderr)
 
 
+#: how ``evaluate`` counts tokens (as Mikolov et al. 2010, Zaremba et al. 2014 and Merity et al. 2018 do)
+COUNTING = (
+    "tokens = every word and each line's <eos> of the scored text, <unk> included as an ordinary token; the first "
+    "token of each of the B rows is context only, so B fewer are predicted (B = --batch-size, 1 by default: the "
+    "papers' count minus one)"
+)
+
+
 def evaluate(run_dir: Path, opts: dict[str, Any]) -> Report:
-    """Loss, perplexity and bits per token of a run on ``--data`` (or on its own validation split)."""
+    """Loss, perplexity and bits per token of a run on ``--data`` (or on its own test split, or else its validation
+    split), with the unigram and n-gram baselines on the same token stream when the training text is at hand."""
     from unrolled.data.readers import read_documents
     from unrolled.tasks.lm.corpus import prepare_corpus
 
@@ -169,30 +202,76 @@ def evaluate(run_dir: Path, opts: dict[str, Any]) -> Report:
         raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
     unit = run.codec.unit
     data = opts.get("data")
+    corpus = None
+    if data is None or opts.get("baselines", True) is not False:
+        try:  # the training text: the run's own splits, and what the baselines are fitted on
+            corpus = prepare_corpus(run.config.data)
+        except (OSError, ValueError) as e:
+            if data is None:
+                raise
+            _warn(f"no baselines: the training text of {run_dir} cannot be read ({e})")
+        if corpus is not None and corpus.codec.vocab != run.codec.vocab:
+            if data is None:
+                raise ValueError(
+                    f"{run_dir}: its text no longer gives its vocabulary; pass --data PATH to score a text"
+                )
+            _warn(f"no baselines: the training text of {run_dir} no longer gives its vocabulary")
+            corpus = None
+    unk = run.codec.vocab.unk_id if "<unk>" in run.codec.vocab.specials else None
     if data is not None:
-        ev = evaluate_documents(run, read_documents(data), batch_size=batch_size)
-        loss, tokens, unknown, where = ev.loss, ev.tokens, ev.unknown, str(data)
-    else:  # the run's own validation split, from the text it was trained on (its sha256 is checked)
-        corpus = prepare_corpus(run.config.data)
-        if corpus.codec.vocab != run.codec.vocab:
-            raise ValueError(f"{run_dir}: its text no longer gives its vocabulary; pass --data PATH to score a text")
-        total, tokens = score_ids(run, corpus.valid_ids, batch_size)
-        loss, unknown, where = total / tokens, 0, "validation split"
+        ids = run.codec.encode_documents(read_documents(data))
+        if ids.numel() < 2 * batch_size:
+            raise ValueError(f"the evaluation text has {ids.numel()} tokens; expected at least {2 * batch_size}")
+        where = str(data)
+    elif corpus.test_ids is not None:  # the run's own test split (its sha256 is checked against the run's)
+        ids, where = corpus.test_ids, f"test split {run.config.data.test}"
+    else:  # the run's own validation split, from the text it was trained on
+        ids, where = corpus.valid_ids, "validation split"
+    unknown = int((ids == unk).sum()) if unk is not None else 0
+    total, tokens = score_ids(run, ids, batch_size)
+    loss = total / tokens
     from unrolled.train.metrics import bits, perplexity
 
     ppl = perplexity(loss)
-    metrics = {
+    metrics: dict[str, Any] = {
         "tokens": tokens,
         "unknown_tokens": unknown,
         "loss_nats": loss,
         "perplexity": _json_number(ppl),
         unit.bits_key: bits(loss),
+        "counting": COUNTING,
     }
     text = (
-        f"{run.run_dir} on {where}: {tokens:,} tokens scored ({unknown:,} unknown), loss {loss:.4f} nats/token, "
-        f"perplexity {ppl:.3f}, {bits(loss):.4f} {unit.bits_label}"
+        f"{run.run_dir} on {where}: {tokens:,} tokens scored ({unknown:,} <unk>), loss {loss:.4f} nats/token, "
+        f"perplexity {ppl:.3f}, {bits(loss):.4f} {unit.bits_label}\n  ({COUNTING})"
     )
+    if corpus is not None and opts.get("baselines", True) is not False:
+        order = opts.get("baseline_order") or 5
+        base = baselines(corpus.train_ids, len(run.codec.vocab), run.codec.vocab.unk_id, ids, batch_size, order)
+        metrics["baselines"] = {k: {"loss_nats": v, "perplexity": _json_number(perplexity(v))} for k, v in base.items()}
+        for name, value in base.items():
+            text += f"\n  baseline {name} on the same {tokens:,} tokens: perplexity {perplexity(value):.3f}"
+        text += f" (the model is {ppl / perplexity(min(base.values())):.3f}x the best baseline's perplexity)"
     return Report(metrics, text, data=where)
+
+
+def baselines(train_ids: Any, vocab_size: int, unk_id: int, ids: Any, batch_size: int, order: int) -> dict[str, float]:
+    """Mean nats per token of two count models fitted on ``train_ids`` and scored on exactly the tokens a recurrent
+    model scores on ``ids`` cut into ``batch_size`` rows: an add-one unigram and an interpolated Kneser-Ney
+    ``order``-gram (the ``ngram`` family)."""
+    from unrolled.data.stream import batchify
+    from unrolled.models.ngram import NGramLM
+
+    rows = batchify(ids, batch_size).tolist()
+    train = [train_ids.tolist()]
+    out = {}
+    for name, model in (
+        ("unigram (add-one)", NGramLM(1, vocab_size=vocab_size, smoothing="add_k", k=1.0, unk_id=unk_id)),
+        (f"{order}-gram (Kneser-Ney)", NGramLM(order, vocab_size=vocab_size, smoothing="kneser_ney", unk_id=unk_id)),
+    ):
+        total, count = model.fit(train).score(rows, skip=1)
+        out[name] = total / count
+    return out
 
 
 def predict(run_dir: Path, opts: dict[str, Any]) -> list[str]:
@@ -295,6 +374,9 @@ examples:
   unrolled train lm --data input.txt --bptt 0 --batch-size 8                # full BPTT over each whole row
   unrolled train lm --data input.txt --model ngram --order 5          # Kneser-Ney baseline
   unrolled train lm --data input.txt --model fixed_window --context 8  # Bengio et al. 2003 baseline
+  unrolled train lm --config configs/lm_word_zaremba_small.yaml --data ptb.train.txt --valid ptb.valid.txt \\
+      --test ptb.test.txt                                          # Zaremba et al. 2014, small
+  unrolled train lm --config configs/lm_word_awd.yaml --data ptb.train.txt --valid ptb.valid.txt --test ptb.test.txt
   unrolled train lm --config configs/lm_shakespeare.toml --set train.lr=1e-3 --set model.dropout=0.3
   unrolled train lm --resume runs/lm-20261123-101500                   # continue exactly where it stopped
   unrolled train lm --resume runs/lm-20261123-101500 --epochs 10       # ... and train for longer
@@ -305,8 +387,8 @@ as RUN/config.json. A new run needs a new or empty --run-dir. Ctrl-C (or an erro
 {resume}
 
 model flags apply to their family only: rnn uses --cell --layers --hidden --embed --dropout --tie
---recurrent-dropout --zoneout; fixed_window uses --context --embed --hidden --dropout; ngram uses --order
---smoothing and does not train (no training flags).
+--recurrent-dropout --zoneout --init and the AWD-LSTM flags; fixed_window uses --context --embed --hidden
+--dropout; ngram uses --order --smoothing and does not train (no training flags).
 """
 
 TASK = Task(
@@ -321,6 +403,9 @@ TASK = Task(
     train_options=TRAIN_OPTIONS,
     evaluate_options=(
         Option("--batch-size", "parallel streams (default 1)", type=int, metavar="B", default=1),
+        Option("--baselines", "also score a unigram and a Kneser-Ney n-gram fitted on the run's training text on the "
+               "same tokens (default on)", switch=True),
+        Option("--baseline-order", "n of the n-gram baseline (default 5)", type=int, metavar="N"),
     ),
     predict_options=(Option("--length", "tokens to generate per line (default: the run's sample.length)", type=int,
                             metavar="N"),),
