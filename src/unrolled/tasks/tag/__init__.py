@@ -1,0 +1,1 @@
+"""Sequence tagging (part of speech, named entities): ``unrolled train tag``, ``evaluate`` and ``predict``."""
