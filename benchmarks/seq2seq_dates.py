@@ -34,6 +34,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--train", type=int, default=20000, help="training pairs")
     p.add_argument("--test", type=int, default=1000, help="held-out pairs (dates never seen in training)")
+    p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default 3e-3)")
     p.add_argument("--only", choices=sorted(VARIANTS), action="append", help="run only these variants")
     args = p.parse_args(argv)
     set_threads(args.threads)
@@ -52,7 +53,7 @@ def main(argv=None) -> int:
     for name in args.only or VARIANTS:
         torch.manual_seed(0)
         model = build(sv, tv, embed_dim=32, hidden=64, dropout=0.0, **VARIANTS[name])
-        secs, epochs, steps, _ = train(model, train_pairs, sv, tv, tok, tok, args.budget, batch_size=64, lr=3e-3)
+        secs, epochs, steps, _ = train(model, train_pairs, sv, tv, tok, tok, args.budget, batch_size=64, lr=args.lr)
         s = score(model, test_pairs, sv, tv, tok, "".join, beam=1, max_len=12)
         print(
             f"{name:30s} {100 * s['exact_match']:11.2f}% {s['chrf']:6.1f} {secs:8.0f} {epochs:6d} {steps:6d}",
