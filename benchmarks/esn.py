@@ -1,14 +1,15 @@
 """Our echo state network against reservoirpy in the same process: Mackey-Glass k-step-ahead NRMSE (k = 1, 10, 84),
 NARMA10 NRMSE, and training time, at equal reservoir sizes and hyperparameters, over several seeds.
 
-Protocol (the same for both libraries): a series of ``--length`` samples; the first ``--train`` are for training
-(the first ``--washout`` states dropped), the next ``--test`` for testing, the reservoir state carried over from
-training into the test part. Mackey-Glass (tau = 17, reservoirpy's discretisation, standardised with the training
+Protocol (the same for both libraries): the first 2000 steps of a series (4000 with ``--full``) are for training
+(the first 100 states dropped), the next 1000 (2000) for testing, the reservoir state carried over from training
+into the test part. Mackey-Glass (tau = 17, reservoirpy's discretisation, standardised with the training
 statistics): direct k-step-ahead prediction, input x(t), target x(t+k). NARMA10: input u(t), target y(t).
 NRMSE = RMSE / std(test targets). Training time = running the reservoir over the training inputs + the ridge fit.
 Both use tanh units, sparse W (connectivity 0.1) scaled to the same spectral radius, the same leak rate, input
-scaling and ridge penalty; the random matrices differ (reservoirpy: normal W, Bernoulli W_in with connectivity
-0.1; ours: uniform W, dense uniform W_in), so per-seed figures differ and the medians over seeds are compared.
+scaling, ridge penalty and input connectivity (Mackey-Glass 1.0, NARMA10 0.1: each input weight nonzero with that
+probability); the random matrices differ (reservoirpy: normal W, Bernoulli +-1 W_in; ours: uniform W and W_in),
+so per-seed figures differ and the medians over seeds are compared.
 
 Default run (a few minutes): 100 and 500 units, 3 seeds. ``--full`` : longer series.
 
@@ -28,9 +29,9 @@ from unrolled.data.series import mackey_glass, narma
 from unrolled.reservoir.esn import ESN
 from unrolled.reservoir.reservoir import ReservoirConfig
 
-TASKS = {  # name -> (spectral radius, leak rate, input scaling, ridge)
-    "mg": (1.25, 0.3, 1.0, 1e-8),
-    "narma10": (0.9, 1.0, 1.0, 1e-8),
+TASKS = {  # name -> (spectral radius, leak rate, input scaling, ridge, input connectivity), the same for both
+    "mg": (1.25, 0.3, 1.0, 1e-8, 1.0),
+    "narma10": (0.9, 1.0, 1.0, 1e-8, 0.1),
 }
 
 
@@ -53,9 +54,16 @@ DTYPE = {"float32": torch.float32, "float64": torch.float64}
 
 
 def ours(u, y, units, params, seed, train, test, washout, dtype=torch.float32):
-    sr, lr, scal, ridge = params
+    sr, lr, scal, ridge, dens = params
     cfg = ReservoirConfig(
-        units=units, input_size=1, spectral_radius=sr, leak_rate=lr, input_scaling=scal, density=0.1, seed=seed
+        units=units,
+        input_size=1,
+        spectral_radius=sr,
+        leak_rate=lr,
+        input_scaling=scal,
+        density=0.1,
+        input_density=dens,
+        seed=seed,
     )
     esn = ESN(cfg, 1, ridge=ridge, washout=washout).to(dtype)  # states in dtype, the ridge solve in float64
     U = torch.tensor(u, dtype=dtype)[None]  # (1, T, 1)
@@ -76,14 +84,16 @@ def batched_fit_times(units: int, n_series: int, train: int, washout: int, dtype
     xs = [mackey_glass(train + 1, seed=s) for s in range(n_series)]
     u = np.stack([x[:-1] for x in xs])[..., None]  # (B, T, 1)
     y = np.stack([x[1:] for x in xs])[..., None]
-    sr, lr, scal, ridge = TASKS["mg"]
+    sr, lr, scal, ridge, dens = TASKS["mg"]
     cfg = ReservoirConfig(units=units, input_size=1, spectral_radius=sr, leak_rate=lr, input_scaling=scal, seed=0)
     esn = ESN(cfg, 1, ridge=ridge, washout=washout).to(dtype)
     U, Y = torch.tensor(u, dtype=dtype), torch.tensor(y, dtype=dtype)
     t0 = time.perf_counter()
     esn.fit(U, Y)
     ours_s = time.perf_counter() - t0
-    model = Reservoir(units=units, sr=sr, lr=lr, input_scaling=scal, rc_connectivity=0.1, seed=0) >> Ridge(ridge)
+    model = Reservoir(
+        units=units, sr=sr, lr=lr, input_scaling=scal, rc_connectivity=0.1, input_connectivity=dens, seed=0
+    ) >> Ridge(ridge)
     t0 = time.perf_counter()
     model.fit(list(u), list(y), warmup=washout)
     return ours_s, time.perf_counter() - t0
@@ -92,8 +102,10 @@ def batched_fit_times(units: int, n_series: int, train: int, washout: int, dtype
 def theirs(u, y, units, params, seed, train, test, washout):
     from reservoirpy.nodes import Reservoir, Ridge
 
-    sr, lr, scal, ridge = params
-    res = Reservoir(units=units, sr=sr, lr=lr, input_scaling=scal, rc_connectivity=0.1, seed=seed)
+    sr, lr, scal, ridge, dens = params
+    res = Reservoir(
+        units=units, sr=sr, lr=lr, input_scaling=scal, rc_connectivity=0.1, input_connectivity=dens, seed=seed
+    )
     model = res >> Ridge(ridge=ridge)
     t0 = time.perf_counter()
     model.fit(u[:train], y[:train], warmup=washout)
