@@ -157,3 +157,23 @@ def test_one_line_errors(run, capsys, tmp_path):
     empty.write_text("\n", encoding="utf-8")
     code, _, err = cli(capsys, "predict", run_dir, empty)
     assert code != 0 and "has no text" in err
+
+
+def test_batches_cover_every_example_once_and_shard_by_rows():
+    import torch
+
+    from unrolled.data.labelled import LabelledData
+    from unrolled.tasks.classify.data import ClassifyBatches, Split
+
+    ids = [torch.full((n,), 4) for n in [3, 1, 2, 5, 4, 2, 1, 3]]
+    split = Split(ids, torch.arange(8), LabelledData(["x"] * 8, [("a",)] * 8))
+    batches = ClassifyBatches(split, 4, pad_id=1, shuffle=True, seed=0)
+    seen = []
+    for x, lengths, y in batches:
+        assert x.shape == (len(y), int(lengths.max())) and ((x == 1).sum(1) == x.shape[1] - lengths).all()
+        assert lengths.tolist() == [len(ids[i]) for i in y.tolist()]  # targets travel with their rows
+        seen += y.tolist()
+    assert sorted(seen) == list(range(8))
+    halves = [[y.tolist() for _, _, y in batches.shard(r, 2)] for r in (0, 1)]
+    whole = [y.tolist() for _, _, y in batches]
+    assert [a + b for a, b in zip(*halves)] == [w[0::2] + w[1::2] for w in whole]

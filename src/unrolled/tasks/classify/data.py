@@ -6,6 +6,7 @@ labels the run knows; a text with no tokens names its file and line.
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -160,6 +161,12 @@ class ClassifyBatches:
 
     def set_epoch(self, epoch: int) -> None:
         self.sampler.set_epoch(epoch)
+
+    def shard(self, rank: int, world_size: int) -> ClassifyBatches:
+        """This rank's rows of every global batch (distributed training; see ``LengthBucketSampler.shard``)."""
+        out = copy.copy(self)
+        out.sampler = self.sampler.shard(rank, world_size)
+        return out
 
     def __len__(self) -> int:
         return len(self.sampler)
