@@ -366,6 +366,23 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return (UnrolledError, CLIError, ValueError, OSError, ImportError, torch.cuda.OutOfMemoryError)
 
 
+def _is_out_of_memory(error: BaseException) -> bool:
+    text = str(error)
+    return "can't allocate memory" in text or "out of memory" in text.lower() or "not enough memory" in text
+
+
+def _out_of_memory_message(error: BaseException) -> str:
+    """One line for an allocation failure: how much was asked for, and what to change."""
+    import re
+
+    asked = re.search(r"allocate (\d+) bytes", str(error))
+    size = f" ({int(asked.group(1)) / 2**30:,.1f} GiB asked for at once)" if asked else ""
+    return (
+        f"not enough memory for this model or batch{size}; choose smaller sizes (--hidden, --layers, --embed, "
+        "--context, --batch-size)"
+    )
+
+
 def _is_main_rank() -> bool:
     return os.environ.get("RANK", "0") in ("", "0")
 
@@ -398,6 +415,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C while starting (imports, building the parser)
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 128 + signal.SIGINT
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # nothing of ours is left to clean up
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -413,6 +433,12 @@ def _main(argv: Sequence[str] | None) -> int:
     debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
         return handler(args)
+    except RuntimeError as e:
+        if debug or not _is_out_of_memory(e):
+            raise  # a bug: show its traceback
+        if _is_main_rank():
+            print(f"{PROG}: error: {_out_of_memory_message(e)}", file=sys.stderr)
+        return 2
     except _user_errors() as e:
         if debug:
             raise

@@ -134,6 +134,8 @@ def test_corrupt_run_folders_give_one_line_errors(tmp_path, corpus, capsys, trai
 def test_a_corrupt_vocabulary_or_meta_gives_one_line_errors(capsys, corpus, trained, command):
     extra = ["--data", str(corpus)] if command == "evaluate" else []
     (trained / "vocab.json").write_text("[]", encoding="utf-8")
+    _one_line(capsys, [command, str(trained), *extra], "vocab.json: its content changed since it was written")
+    (trained / "digests.json").unlink()  # a run without recorded digests: the vocabulary's own check speaks
     _one_line(capsys, [command, str(trained), *extra], "vocab.json: not an unrolled vocabulary")
     (trained / "best" / "meta.json").write_text("{", encoding="utf-8")
     _one_line(capsys, ["info", str(trained)], "meta.json: not valid JSON")

@@ -75,7 +75,10 @@ def test_weights_errors_name_the_file_and_the_mismatch(tmp_path):
     with pytest.raises(CheckpointError, match=r"the file holds 'scale', which the model does not have"):
         load_model_weights(Tied(), path)
 
-    path.write_bytes(path.read_bytes()[:40])  # truncated
+    path.write_bytes(path.read_bytes()[:40])  # truncated: the digest recorded when it was written catches it first
+    with pytest.raises(CheckpointError, match=r"w.safetensors: its content changed since it was written"):
+        load_model_weights(Tied(), path)
+    (tmp_path / "digests.json").unlink()  # a file without a recorded digest (an older run) is read and judged
     with pytest.raises(CheckpointError, match=r"w.safetensors: not a readable safetensors file \(") as info:
         load_model_weights(Tied(), path)
     assert "\n" not in str(info.value)
@@ -153,6 +156,7 @@ def test_checkpoint_round_trip(tmp_path):
     folder = save_checkpoint(tmp_path, model, _parts(7))
     assert folder == tmp_path / "checkpoint" and find_checkpoint(tmp_path) == folder
     assert sorted(p.name for p in folder.iterdir()) == [
+        "digests.json",
         "model.safetensors",
         "progress.json",
         "state.json",
@@ -215,10 +219,16 @@ def test_incomplete_or_corrupt_checkpoints_raise_one_line_errors(tmp_path):
     model = _randomized(Tied(), 3)
     folder = save_checkpoint(tmp_path, model, _parts(1))
     (folder / "state.safetensors").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match=r"state.safetensors: its content changed since it was written"):
+        load_checkpoint(tmp_path, Tied(), ("progress", "state"))
+    (folder / "digests.json").unlink()  # without recorded digests (an older run) the reader judges the bytes
     with pytest.raises(CheckpointError, match=r"state.safetensors: not a readable safetensors file"):
         _load(tmp_path)
     save_checkpoint(tmp_path, model, _parts(1))
     (folder / "progress.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match=r"progress.json: its content changed since it was written"):
+        _load(tmp_path)
+    (folder / "digests.json").unlink()
     with pytest.raises(CheckpointError, match=r"progress.json: not valid JSON \(Expecting property name"):
         _load(tmp_path)
     (folder / "progress.json").write_text('{"format": 99, "tree": {}}')

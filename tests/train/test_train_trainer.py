@@ -616,6 +616,7 @@ def test_checkpoint_files_have_the_normal_permissions(tmp_path):
         os.umask(old)
     assert folder.stat().st_mode & 0o777 == 0o750
     assert {p.name: p.stat().st_mode & 0o777 for p in folder.iterdir()} == {
+        "digests.json": 0o640,
         "model.safetensors": 0o640,
         "progress.json": 0o640,
         "progress.safetensors": 0o640,

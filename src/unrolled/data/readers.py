@@ -52,6 +52,8 @@ def read_utf8_file(path: str | os.PathLike[str]) -> str:
         raise FileNotFoundError(f"{p}: no such file; expected a UTF-8 text file")
     if p.is_dir():
         raise ValueError(f"{p} is a folder; expected a UTF-8 text file")
+    if not p.is_file():  # a device, a pipe or a socket: it may never end (/dev/zero)
+        raise ValueError(f"{p} is not a regular file (a device, pipe or socket); expected a UTF-8 text file")
     data = p.read_bytes()
     try:
         text = data.decode("utf-8", errors="strict")

@@ -202,21 +202,42 @@ class RunLock:
         except ImportError:  # pragma: no cover - not POSIX
             return self
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        path = self.run_dir / LOCK_FILE
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.read(fd, 64).decode("ascii", "replace").strip() or "unknown"
             os.close(fd)
-            raise RunError(
-                f"run folder {self.run_dir} is in use by process {holder} (another 'unrolled train' writes it); wait "
-                "for it to finish or stop it, or choose another --run-dir"
-            ) from None
+            raise self.in_use(holder) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode("ascii"))
         self._fd = fd
         return self
+
+    def in_use(self, holder: str) -> RunError:
+        return RunError(
+            f"run folder {self.run_dir} is in use by process {holder} (another 'unrolled train' writes it); wait for "
+            "it to finish or stop it, or choose another --run-dir"
+        )
+
+    def check_free(self) -> None:
+        """Raise the one-line "in use by process PID" error if another process holds the lock now (the folder is
+        left untouched: nothing is created)."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            return
+        path = self.run_dir / LOCK_FILE
+        if not path.is_file():
+            return
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode("ascii", "replace").strip() or "unknown"
+            raise self.in_use(holder) from None
+        finally:
+            os.close(fd)  # releases the probe's shared lock
 
     def release(self) -> None:
         if self._fd is not None:

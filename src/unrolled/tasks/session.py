@@ -156,6 +156,9 @@ def train_run(
     if not main:
         printer = _silent
     run_dir = Path(run_dir) if run_dir is not None else new_run_dir(prefix=task.name)
+    lock = RunLock(run_dir) if main else None
+    if lock is not None and run_dir.is_dir():
+        lock.check_free()  # another process trains it now: say so (and by whom) before anything else
     if resume:
         read_run_config(run_dir, task.name)
     elif main:  # a late rank of a new run would find rank 0's files: only rank 0 checks it is empty
@@ -165,7 +168,6 @@ def train_run(
         check_tensorboard()
     device_name = train_cfg.device if isinstance(train_cfg, TrainConfig) else "cpu"
     existed = run_dir.exists()
-    lock = RunLock(run_dir) if main else None
     if lock is not None:
         lock.acquire()
     try:

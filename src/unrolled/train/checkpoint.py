@@ -34,6 +34,7 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -125,6 +126,48 @@ def read_json(path: str | os.PathLike) -> Any:
         raise CheckpointError(f"{path}: not valid JSON ({str(err).splitlines()[0]})") from None
 
 
+#: in a folder, the sha256 of each file written there, recorded when written and checked when read
+DIGESTS_FILE = "digests.json"
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def record_digest(path: str | os.PathLike) -> str:
+    """Record the sha256 of the file ``path`` in its folder's ``digests.json`` (atomically); returns it."""
+    path = Path(path)
+    book = path.parent / DIGESTS_FILE
+    digests = read_json(book) if book.is_file() else {}
+    if not isinstance(digests, dict):
+        digests = {}
+    digests[path.name] = file_sha256(path)
+    write_json(book, digests)
+    return digests[path.name]
+
+
+def verify_digest(path: str | os.PathLike) -> None:
+    """Check the file ``path`` against the sha256 recorded in its folder's ``digests.json`` when it was written (a
+    file with no recorded digest, e.g. from an older run, is accepted); one-line :class:`CheckpointError` else."""
+    path = Path(path)
+    book = path.parent / DIGESTS_FILE
+    if not book.is_file():
+        return
+    digests = read_json(book)
+    if not isinstance(digests, dict) or not all(isinstance(v, str) for v in digests.values()):
+        raise CheckpointError(f"{book}: expected {{file name: sha256}}")
+    expected = digests.get(path.name)
+    if expected is not None and path.is_file() and file_sha256(path) != expected:
+        raise CheckpointError(
+            f"{path}: its content changed since it was written (sha256 differs from {book}); the file is damaged or "
+            "was edited, so it is not used"
+        )
+
+
 def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     if not path.is_file():
         raise CheckpointError(f"{path}: file is missing")
@@ -176,9 +219,11 @@ def save_model_weights(model: nn.Module, path: str | os.PathLike) -> None:
     tmp = path.with_name(path.name + ".tmp")
     save_safetensors(tmp, tensors, {"format": "pt", _ALIASES_KEY: json.dumps(aliases)})
     _replace_file(tmp, path)
+    record_digest(path)
 
 
 def _checked_state_dict(model: nn.Module, path: Path) -> dict[str, torch.Tensor]:
+    verify_digest(path)
     tensors, metadata = _read_safetensors(path)
     try:
         aliases = json.loads(metadata.get(_ALIASES_KEY, "{}"))
@@ -200,6 +245,12 @@ def _checked_state_dict(model: nn.Module, path: Path) -> dict[str, torch.Tensor]
             raise CheckpointError(
                 f"{path}: parameter {name!r} has shape {_shape(tensors[name].shape)} in the file but "
                 f"{_shape(tensor.shape)} in the model"
+            )
+        value = tensors[name]
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(
+                f"{path}: parameter {name!r} holds NaN or infinite values; these weights are unusable (the file is "
+                "damaged, or was saved from a diverged model)"
             )
     return tensors
 
@@ -241,6 +292,7 @@ def _read_part(folder: Path, name: str) -> Any:
         raise CheckpointError(f"{path}: expected a checkpoint part with format {_FORMAT}")
     tensors: dict[str, torch.Tensor] = {}
     if data.get("tensors"):
+        verify_digest(folder / f"{name}.safetensors")
         tensors, _ = _read_safetensors(folder / f"{name}.safetensors")
     return unflatten_tree(data["tree"], tensors, source=str(path))
 
@@ -265,6 +317,9 @@ def save_checkpoint(run_dir: str | os.PathLike, model: nn.Module, parts: Mapping
         save_model_weights(model, tmp / WEIGHTS_FILE)
         for name, value in parts.items():
             _write_part(tmp, name, value)
+            for written in (tmp / f"{name}.json", tmp / f"{name}.safetensors"):
+                if written.is_file():
+                    record_digest(written)
         for file in tmp.iterdir():
             _fsync(file)
     except BaseException:
@@ -301,6 +356,8 @@ def load_checkpoint(path: str | os.PathLike, model: nn.Module, parts: tuple[str,
     missing = [f for f in (WEIGHTS_FILE, *(f"{name}.json" for name in parts)) if not (folder / f).is_file()]
     if missing:
         raise CheckpointError(f"checkpoint {folder} is incomplete: missing {', '.join(missing)}")
+    for name in parts:
+        verify_digest(folder / f"{name}.json")
     loaded = {name: _read_part(folder, name) for name in parts}
     state = _checked_state_dict(model, folder / WEIGHTS_FILE)
     model.load_state_dict(state, strict=True)

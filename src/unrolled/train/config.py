@@ -58,6 +58,10 @@ def _check_choice(name: str, value: Any, choices: Any) -> None:
         raise ValueError(f"TrainConfig.{name}: expected one of {', '.join(choices)}, got {value!r}")
 
 
+#: the largest float32: a learning rate above it cannot enter a float32 update
+FLOAT32_MAX = 3.4028234663852886e38
+
+
 @dataclass
 class TrainConfig:
     """Configuration of :class:`~unrolled.train.Trainer`.
@@ -149,6 +153,10 @@ class TrainConfig:
         if self.max_time is not None:
             self.max_time = _check_float("max_time", self.max_time, 0.0, strict=True)
         self.lr = _check_float("lr", self.lr, 0.0, strict=True)
+        if self.lr > FLOAT32_MAX:  # optimizers multiply it into float32 tensors: it must fit there
+            raise ValueError(
+                f"TrainConfig.lr: expected a number <= {FLOAT32_MAX:.4g} (the float32 range), got {self.lr!r}"
+            )
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         self.momentum = _check_float("momentum", self.momentum, 0.0)
         self.weight_decay = _check_float("weight_decay", self.weight_decay, 0.0)

@@ -164,6 +164,19 @@ class _Progress:
         names = {f.name for f in dataclasses.fields(cls)}
         if not isinstance(data, dict) or set(data) != names:
             raise CheckpointError(f"{source}: expected training progress with keys {', '.join(sorted(names))}")
+        for name in ("epoch", "batch", "step", "epoch_count", "interval_count", "bad_evals", "metrics_rows"):
+            value = data[name]
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise CheckpointError(f"{source}: {name} must be an integer >= 0, got {value!r}")
+        for name in ("epoch_loss_sum", "interval_loss_sum", "elapsed"):
+            if not isinstance(data[name], (int, float)) or isinstance(data[name], bool):
+                raise CheckpointError(f"{source}: {name} must be a number, got {data[name]!r}")
+        for name in ("last_valid", "best_valid", "last_valid_step", "best_step"):
+            if data[name] is not None and (not isinstance(data[name], (int, float)) or isinstance(data[name], bool)):
+                raise CheckpointError(f"{source}: {name} must be a number or null, got {data[name]!r}")
+        for name in ("history", "train_points", "epoch_points", "valid_points"):
+            if not isinstance(data[name], list):
+                raise CheckpointError(f"{source}: {name} must be a list, got {data[name]!r}")
         return cls(**data)
 
 
@@ -554,7 +567,10 @@ class Trainer:
             return
         if cfg.tensorboard:
             check_tensorboard()  # before anything is written: a missing package is a one-line ImportError
-        write_json(self.run_dir / "config.json", {"train": cfg.to_dict(), **self.extra_config})
+        p = self._progress
+        trains = p.epoch < cfg.epochs and (cfg.max_steps is None or p.step < cfg.max_steps)
+        if not self._resumed or trains:  # a resume with nothing left to do leaves the run's config as it was
+            write_json(self.run_dir / "config.json", {"train": cfg.to_dict(), **self.extra_config})
         keep = self._progress.metrics_rows if self._resumed else None
         self._metrics_file = MetricsFile(self.run_dir / f"metrics.{cfg.metrics_format}", cfg.metrics_format, keep)
         if cfg.tensorboard:

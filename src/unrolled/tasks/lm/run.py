@@ -42,7 +42,15 @@ from unrolled.tasks.runs import new_run_dir as _new_run_dir
 from unrolled.tasks.session import RunSession, train_run
 from unrolled.tasks.spec import TrainOutcome
 from unrolled.text.vocab import Vocabulary
-from unrolled.train.checkpoint import find_checkpoint, load_model_weights, read_json, save_safetensors, write_json
+from unrolled.train.checkpoint import (
+    find_checkpoint,
+    load_model_weights,
+    read_json,
+    record_digest,
+    save_safetensors,
+    verify_digest,
+    write_json,
+)
 from unrolled.train.config import TrainConfig
 from unrolled.train.metrics import LN2, bits, perplexity
 from unrolled.train.ntasgd import AveragedEvaluation
@@ -160,6 +168,13 @@ def train_in_session(cfg: LMRunConfig, session: RunSession) -> TrainOutcome:
         raise RunError(f"{session.run_dir} is a {cfg.model.family} run, fitted in one pass: there is nothing to resume")
     if family.trains:
         session.device  # noqa: B018 - a device that is not there is a one-line error before the corpus is read
+    if cfg.data.path is not None:
+        if session.resume and not Path(cfg.data.path).exists():
+            raise RunError(
+                f"cannot resume {session.run_dir}: its text {cfg.data.path} is gone; pass --data PATH with the same "
+                "text (same sha256)"
+            )
+        cfg.data.path = str(Path(cfg.data.path).resolve())  # recorded absolute: resume works from any folder
     corpus = prepare_corpus(cfg.data)
     codec = corpus.codec
     if session.resume:
@@ -176,6 +191,7 @@ def _train(cfg: LMRunConfig, session: RunSession, corpus: PreparedCorpus) -> Tra
     family = FAMILIES[cfg.model.family]
     if session.main:
         codec.vocab.save(session.path(VOCAB_FILE))
+        record_digest(run_dir / VOCAB_FILE)  # checked when loaded: a swapped or edited vocabulary is refused
         save_stop_words(codec.stop_words, run_dir)
     pad = _pad_id(codec.vocab)
     test = f" / {corpus.source['test_tokens']:,} test" if corpus.test_ids is not None else ""
@@ -288,6 +304,7 @@ def load_run(run_dir: str | Path, which: str = "best") -> LoadedRun:
     vocab_path = run_dir / VOCAB_FILE
     if not vocab_path.is_file():
         raise RunError(f"{run_dir} has no {VOCAB_FILE}; the run is incomplete")
+    verify_digest(vocab_path)
     codec = make_codec(cfg.data, Vocabulary.load(vocab_path), load_stop_words(cfg.data, run_dir))
     family = FAMILIES[cfg.model.family]
     if not family.trains:
