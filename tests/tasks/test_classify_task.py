@@ -177,3 +177,14 @@ def test_batches_cover_every_example_once_and_shard_by_rows():
     halves = [[y.tolist() for _, _, y in batches.shard(r, 2)] for r in (0, 1)]
     whole = [y.tolist() for _, _, y in batches]
     assert [a + b for a, b in zip(*halves)] == [w[0::2] + w[1::2] for w in whole]
+
+
+def test_shared_training_flags_set_the_train_section():
+    from unrolled.tasks.classify.task import TASK
+    from unrolled.tasks.resolve import resolve_config
+
+    given = {"schedule": "cosine", "clip_value": 1.0, "l2": 0.01, "eval_every": 5, "metrics_format": "jsonl"}
+    t = resolve_config(TASK, given=given).train
+    assert (t.schedule, t.clip_value, t.l2, t.eval_every, t.metrics_format) == ("cosine", 1.0, 0.01, 5, "jsonl")
+    assert (t.epochs, t.lr, t.clip_norm) == (10, 2e-3, 5.0)  # the task's own defaults stay
+    assert {"train.max_time", "train.log_every"} <= set(TASK.resume_keys)

@@ -161,3 +161,14 @@ def test_one_line_errors(run, capsys, tmp_path):
         code, _, err = cli(capsys, *argv)
         assert code != 0 and message in err, (argv, err)
         assert len(err.strip().splitlines()) == 1, err
+
+
+def test_shared_training_flags_set_the_train_section():
+    from unrolled.tasks.resolve import resolve_config
+    from unrolled.tasks.tag.task import TASK
+
+    given = {"schedule": "cosine", "clip_value": 1.0, "l2": 0.01, "eval_every": 5, "metrics_format": "jsonl"}
+    t = resolve_config(TASK, given=given).train
+    assert (t.schedule, t.clip_value, t.l2, t.eval_every, t.metrics_format) == ("cosine", 1.0, 0.01, 5, "jsonl")
+    assert (t.epochs, t.lr, t.clip_norm) == (10, 2e-3, 5.0)  # the task's own defaults stay
+    assert {"train.max_time", "train.log_every"} <= set(TASK.resume_keys)

@@ -130,3 +130,14 @@ def test_resume_continues_the_schedule(files, capsys, tmp_path):
     rows = [r.split(",") for r in (run_dir / "metrics.csv").read_text().strip().splitlines()[1:]]
     assert [(r[0], r[1], r[2]) for r in rows if r[2] == "valid"] == [("3", "1", "valid"), ("6", "2", "valid")]
     assert json.loads((run_dir / "config.json").read_text())["train"]["epochs"] == 2
+
+
+def test_shared_training_flags_set_the_train_section():
+    from unrolled.tasks.resolve import resolve_config
+    from unrolled.tasks.treesentiment.task import TASK
+
+    given = {"schedule": "cosine", "clip_value": 1.0, "l2": 0.01, "eval_every": 5, "metrics_format": "jsonl"}
+    t = resolve_config(TASK, given=given).train
+    assert (t.schedule, t.clip_value, t.l2, t.eval_every, t.metrics_format) == ("cosine", 1.0, 0.01, 5, "jsonl")
+    assert (t.epochs, t.lr, t.clip_norm) == (10, 5e-3, 5.0)  # the task's own defaults stay
+    assert {"train.max_time", "train.log_every"} <= set(TASK.resume_keys)

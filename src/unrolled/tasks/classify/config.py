@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from unrolled.cells.registry import CELLS
-from unrolled.layers.pooling import POOLINGS
+from unrolled.cells.base import check_positive
 from unrolled.models.classifier import ClassifierConfig
 from unrolled.text.tokenize import TOKENIZERS
 from unrolled.train.config import TrainConfig
@@ -25,11 +24,6 @@ CLASS_WEIGHTS = ("none", "balanced")
 def column_spec(value: str) -> str | int:
     """A column given on the command line or in a config: a 0-based index (``"2"``) or a header name."""
     return int(value) if value.strip().isdigit() else value
-
-
-def _positive(section: str, name: str, value: Any) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{section}.{name} must be a positive integer, got {value!r}")
 
 
 @dataclass
@@ -79,9 +73,9 @@ class ClassifyDataConfig:
             choices = ", ".join(CLASS_WEIGHTS)
             raise ValueError(f"data.class_weights must be one of {choices}, got {self.class_weights!r}")
         for name in ("min_freq", "batch_size", "eval_batch_size"):
-            _positive("data", name, getattr(self, name))
+            check_positive(f"data.{name}", getattr(self, name))
         if self.max_vocab is not None:
-            _positive("data", "max_vocab", self.max_vocab)
+            check_positive("data.max_vocab", self.max_vocab)
         v = self.valid_fraction
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1:
             raise ValueError(f"data.valid_fraction must be a number in (0, 1), got {v!r}")
@@ -115,12 +109,8 @@ class ClassifyModelConfig:
     cell_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise ValueError(f"model.cell must be one of {sorted(CELLS)}, got {self.cell!r}")
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"model.pooling must be one of {sorted(POOLINGS)}, got {self.pooling!r}")
         if self.embed_dim is not None:
-            _positive("model", "embed_dim", self.embed_dim)
+            check_positive("model.embed_dim", self.embed_dim)
         self.classifier("multiclass")  # every other check, with the same one-line messages
 
     def classifier(self, head: str, embed_dim: int | None = None) -> ClassifierConfig:

@@ -24,21 +24,10 @@ from unrolled.tasks.classify.run import (
     run_info,
     train_in_session,
 )
+from unrolled.tasks.options import RESUME_KEYS, RESUME_OPTIONS, cells, tokenizers, training_options
 from unrolled.tasks.spec import Command, Option, Report, Task
 
 __all__ = ["TASK"]
-
-
-def _cells() -> list[str]:
-    from unrolled.cells.registry import CELLS
-
-    return list(CELLS)
-
-
-def _tokenizers() -> list[str]:
-    from unrolled.text.tokenize import TOKENIZERS
-
-    return list(TOKENIZERS)
 
 
 def _poolings() -> list[str]:
@@ -47,13 +36,7 @@ def _poolings() -> list[str]:
     return list(POOLINGS)
 
 
-def _optimizers() -> list[str]:
-    from unrolled.train.optim import OPTIMIZERS
-
-    return list(OPTIMIZERS)
-
-
-_D, _M, _T = "data", "model", "training"
+_D, _M = "data", "model"
 
 TRAIN_OPTIONS: tuple[Option, ...] = (
     Option("--data", "a CSV/TSV file of text and label, or a folder per class (one file per class, a line per "
@@ -73,7 +56,7 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
            "data.multi_label", switch=True, group=_D),
     Option("--label-separator", "separates labels with --multi-label (default ',')", "data.label_separator",
            metavar="SEP", group=_D),
-    Option("--tokenizer", "word (default) or char tokens", "data.tokenizer", choices=_tokenizers, group=_D),
+    Option("--tokenizer", "word (default) or char tokens", "data.tokenizer", choices=tokenizers, group=_D),
     Option("--lowercase", "lower-case the texts (default off)", "data.lowercase", switch=True, group=_D),
     Option("--min-freq", "rarer tokens become <unk> (default 1)", "data.min_freq", int, "N", group=_D),
     Option("--max-vocab", "keep at most N tokens (incl. the 4 specials)", "data.max_vocab", int, "N", group=_D),
@@ -84,7 +67,7 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
     Option("--freeze", "keep the pretrained vectors fixed (default: fine-tune them)", "data.freeze", switch=True,
            group=_D),
     Option("--batch-size", "examples per batch (default 32)", "data.batch_size", int, "B", group=_D),
-    Option("--cell", "recurrent cell (default lstm): " + ", ".join(_cells()), "model.cell", metavar="CELL", group=_M),
+    Option("--cell", "recurrent cell (default lstm): " + ", ".join(cells()), "model.cell", metavar="CELL", group=_M),
     Option("--layers", "stacked recurrent layers (default 1)", "model.layers", int, "N", group=_M),
     Option("--hidden", "hidden units per layer and direction (default 128)", "model.hidden", int, "H", group=_M),
     Option("--embed", "embedding width (default 64, or the vectors' width)", "model.embed_dim", int, "E", group=_M),
@@ -95,21 +78,14 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
     Option("--head-hidden", "a hidden layer of this width in the dense head (default 0: none)", "model.head_hidden",
            int, "N", group=_M),
     Option("--dropout", "dropout (default 0)", "model.dropout", float, "P", group=_M),
-    Option("--epochs", "passes over the data (default 10)", "train.epochs", int, "N", group=_T),
-    Option("--max-steps", "stop after N optimizer steps in total", "train.max_steps", int, "N", group=_T),
-    Option("--max-time", "stop (with a checkpoint) after this long in this session", "train.max_time", float,
-           "SECONDS", group=_T),
-    Option("--lr", "learning rate (default 2e-3)", "train.lr", float, group=_T),
-    Option("--optimizer", "default adam", "train.optimizer", choices=_optimizers, group=_T),
-    Option("--clip", "clip the global gradient norm (default 5)", "train.clip_norm", float, "NORM", group=_T),
-    Option("--patience", "early stopping: stop after N validations without gain", "train.early_stopping_patience",
-           int, "N", group=_T),
-    Option("--seed", "random seed (default 0), also of the held-out split", "train.seed", int, group=_T),
-    Option("--device", "cpu, cuda, cuda:N or auto (default)", "train.device", group=_T),
+    *training_options(
+        epochs="passes over the data (default 10)",
+        lr="learning rate (default 2e-3)",
+        optimizer="default adam",
+        clip="clip the global gradient norm (default 5)",
+        seed="random seed (default 0), also of the held-out split",
+    ),
 )  # fmt: skip
-
-RESUME_OPTIONS = ("epochs", "max_steps", "max_time", "device")
-RESUME_KEYS = ("train.epochs", "train.max_steps", "train.max_time", "train.device", "train.progress", "train.plot")
 
 
 def evaluate(run_dir: Path, opts: dict[str, Any]) -> Report:

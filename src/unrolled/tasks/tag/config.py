@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from unrolled.cells.registry import CELLS
+from unrolled.cells.base import check_positive
 from unrolled.data.conll import CONLLU_COLUMNS, FORMATS
 from unrolled.models.tagger import TaggerConfig
 from unrolled.text.tagschemes import SCHEMES
@@ -32,11 +32,6 @@ def parse_columns(value: str) -> tuple[int, int]:
         return int(parts[0]), int(parts[1])
     except ValueError:
         raise ValueError(f"data.columns must be 'TOKEN,TAG' column numbers such as 0,3, got {value!r}") from None
-
-
-def _positive(section: str, name: str, value: Any) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{section}.{name} must be a positive integer, got {value!r}")
 
 
 @dataclass
@@ -80,9 +75,9 @@ class TagDataConfig:
             raise ValueError(f"data.scheme must be one of {', '.join(SCHEME_CHOICES)}, got {self.scheme!r}")
         parse_columns(self.columns)
         for name in ("min_freq", "batch_size", "eval_batch_size"):
-            _positive("data", name, getattr(self, name))
+            check_positive(f"data.{name}", getattr(self, name))
         if self.max_vocab is not None:
-            _positive("data", "max_vocab", self.max_vocab)
+            check_positive("data.max_vocab", self.max_vocab)
         if self.freeze and self.vectors is None:
             raise ValueError("data.freeze keeps pretrained vectors fixed; it needs data.vectors (--vectors FILE)")
 
@@ -114,10 +109,8 @@ class TagModelConfig:
     cell_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise ValueError(f"model.cell must be one of {sorted(CELLS)}, got {self.cell!r}")
         if self.embed_dim is not None:
-            _positive("model", "embed_dim", self.embed_dim)
+            check_positive("model.embed_dim", self.embed_dim)
         if not isinstance(self.constrain, bool):
             raise ValueError(f"model.constrain must be true or false, got {self.constrain!r}")
         self.tagger()  # every other check, with the same one-line messages

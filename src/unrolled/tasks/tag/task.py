@@ -60,7 +60,12 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
            switch=True, group=_M),
     Option("--char-encoder", "a character BiLSTM per word (spelling features for unknown words)",
            "model.char_encoder", switch=True, group=_M),
-    *training_options(epochs="passes over the data (default 10)", lr="learning rate (default 2e-3)"),
+    *training_options(
+        epochs="passes over the data (default 10)",
+        lr="learning rate (default 2e-3)",
+        optimizer="default adam",
+        clip="clip the global gradient norm (default 5)",
+    ),
 )  # fmt: skip
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from unrolled.tasks.options import RESUME_KEYS, RESUME_OPTIONS, training_options
 from unrolled.tasks.spec import Option, Report, Task
 from unrolled.tasks.treesentiment.config import TreeSentimentRunConfig
 from unrolled.tasks.treesentiment.run import (
@@ -31,13 +32,7 @@ def _models() -> list[str]:
     return list(COMPOSITIONS)
 
 
-def _optimizers() -> list[str]:
-    from unrolled.train.optim import OPTIMIZERS
-
-    return list(OPTIMIZERS)
-
-
-_D, _M, _T = "data", "model", "training"
+_D, _M = "data", "model"
 
 TRAIN_OPTIONS: tuple[Option, ...] = (
     Option("--data", "training trees: bracketed, one per line, an integer label at every node", "data.path",
@@ -55,20 +50,13 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
     Option("--dropout", "dropout before the softmax (default 0)", "model.dropout", float, "P", group=_M),
     Option("--loss", "all: every node's label (default); root: the sentence label only", "model.loss",
            choices=("all", "root"), group=_M),
-    Option("--epochs", "passes over the data (default 10)", "train.epochs", int, "N", group=_T),
-    Option("--max-steps", "stop after N optimizer steps in total", "train.max_steps", int, "N", group=_T),
-    Option("--max-time", "stop (with a checkpoint) after this long in this session", "train.max_time", float,
-           "SECONDS", group=_T),
-    Option("--lr", "learning rate (default 5e-3)", "train.lr", float, group=_T),
-    Option("--optimizer", "default adam", "train.optimizer", choices=_optimizers, group=_T),
-    Option("--patience", "early stopping: stop after N validations without gain", "train.early_stopping_patience",
-           int, "N", group=_T),
-    Option("--seed", "random seed (default 0)", "train.seed", int, group=_T),
-    Option("--device", "cpu, cuda, cuda:N or auto (default)", "train.device", group=_T),
+    *training_options(
+        epochs="passes over the data (default 10)",
+        lr="learning rate (default 5e-3)",
+        optimizer="default adam",
+        clip="clip the global gradient norm (default 5)",
+    ),
 )  # fmt: skip
-
-RESUME_OPTIONS = ("epochs", "max_steps", "max_time", "device")
-RESUME_KEYS = ("train.epochs", "train.max_steps", "train.max_time", "train.device", "train.progress", "train.plot")
 
 
 def evaluate(run_dir: Path, opts: dict[str, Any]) -> Report:
