@@ -110,3 +110,17 @@ def test_errors_are_one_line(tmp_path, csv_file, capsys):
     code, _, err = cli(capsys, "train", "forecast", "--data", "sine", "--length", "30", "--window", "40",
                        "--run-dir", tmp_path / "d", *QUIET)  # fmt: skip
     assert code != 0 and "too short" in err
+
+
+def test_shared_training_options_and_settings_help(capsys):
+    from unrolled.tasks.forecast.task import TASK
+    from unrolled.tasks.resolve import resolve_config
+
+    cfg = resolve_config(TASK, given={"clip": 1.0, "patience": 3, "schedule": "step"})
+    assert (cfg.train.clip_norm, cfg.train.early_stopping_patience, cfg.train.schedule) == (1.0, 3, "step")
+    assert (cfg.train.epochs, cfg.train.lr) == (10, 3e-3)  # the task's own defaults
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "forecast", "--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0 and "--clip-value" in out and "--tensorboard" in out
+    assert out.count("settings (--set SECTION.KEY=VALUE") == 1

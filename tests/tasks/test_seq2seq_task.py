@@ -132,3 +132,20 @@ def test_one_line_errors(run, capsys, tmp_path):
     latin1.write_bytes(b"caf\xe9\tcoffee\n")
     code, _, err = cli(capsys, "evaluate", run_dir, "--data", latin1)
     assert code != 0 and "not valid UTF-8" in err and len(err.strip().splitlines()) == 1
+
+
+def test_shared_training_options_and_settings_help(capsys):
+    from unrolled.tasks.resolve import resolve_config
+    from unrolled.tasks.seq2seq.task import TASK
+
+    cfg = resolve_config(TASK, given={"schedule": "step", "schedule_sampling": "linear", "clip_value": 0.5,
+                                      "tokenizer": "whitespace"})  # fmt: skip
+    assert cfg.train.schedule == "step" and cfg.teacher.schedule == "linear" and cfg.train.clip_value == 0.5
+    assert (cfg.train.epochs, cfg.train.lr, cfg.train.clip_norm) == (10, 2e-3, 5.0)  # the task's own defaults
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "seq2seq", "--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0
+    for flag in ("--schedule-sampling", "--clip-value", "--l2", "--eval-every", "--metrics-format", "--tensorboard"):
+        assert flag in out
+    assert out.count("settings (--set SECTION.KEY=VALUE") == 1 and "teacher:" in out

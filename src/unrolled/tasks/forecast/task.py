@@ -18,18 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from unrolled.tasks.forecast.config import FILLS, ForecastRunConfig, model_families
+from unrolled.tasks.options import RESUME_KEYS, RESUME_OPTIONS, training_options
 from unrolled.tasks.spec import Command, Option, Report, Task
 
 __all__ = ["TASK"]
 
 
-def _optimizers() -> list[str]:
-    from unrolled.train.optim import OPTIMIZERS
-
-    return list(OPTIMIZERS)
-
-
-_D, _M, _T = "data", "model", "training"
+_D, _M = "data", "model"
 
 TRAIN_OPTIONS: tuple[Option, ...] = (
     Option("--data", "a CSV file (header row; empty or NA cells missing), a generated series (mackey-glass, "
@@ -64,18 +59,13 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
     Option("--state-dim", "LDS state dimension (default 2)", "model.lds_state_dim", int, "S", group=_M),
     Option("--imputer", "also train a bidirectional RNN imputer (for 'unrolled impute')", "model.imputer",
            switch=True, group=_M),
-    Option("--epochs", "passes over the windows (default 10)", "train.epochs", int, "N", group=_T),
-    Option("--max-steps", "stop after N optimizer steps", "train.max_steps", int, "N", group=_T),
-    Option("--max-time", "stop (with a checkpoint) after this long in this session", "train.max_time", float,
-           "SECONDS", group=_T),
-    Option("--lr", "learning rate (default 3e-3)", "train.lr", float, group=_T),
-    Option("--optimizer", "default adam", "train.optimizer", choices=_optimizers, group=_T),
-    Option("--seed", "random seed (default 0)", "train.seed", int, group=_T),
-    Option("--device", "cpu, cuda, cuda:N or auto (default)", "train.device", group=_T),
+    *training_options(
+        epochs="passes over the windows (default 10)",
+        lr="learning rate (default 3e-3)",
+        optimizer="default adam",
+        clip="clip the global gradient norm (default 5)",
+    ),
 )  # fmt: skip
-
-RESUME_OPTIONS = ("epochs", "max_steps", "max_time", "device")
-RESUME_KEYS = ("train.epochs", "train.max_steps", "train.max_time", "train.device", "train.progress", "train.plot")
 
 
 def evaluate(run_dir: Path, opts: dict[str, Any]) -> Report:

@@ -21,6 +21,7 @@ from unrolled.data.synthetic import SYNTHETIC_TASKS, get_task
 from unrolled.errors import UnrolledError
 from unrolled.tasks.lab.compare import run_compare
 from unrolled.tasks.lab.run import REGULARIZERS, LabConfig, list_tasks, run_lab
+from unrolled.tasks.options import cells
 from unrolled.tasks.spec import Command, Option
 
 
@@ -72,14 +73,14 @@ def run_command(opts: dict[str, Any]) -> int:
         name = opts.get("target")
         if name is None:
             raise LabError("lab compare: expected a task, e.g. unrolled lab compare adding --cells elman,lstm")
-        cells = [c.strip() for c in (opts.get("cells") or "elman,lstm,gru").split(",") if c.strip()]
-        unknown = [c for c in cells if c not in CELLS]
+        grid = [c.strip() for c in (opts.get("cells") or "elman,lstm,gru").split(",") if c.strip()]
+        unknown = [c for c in grid if c not in CELLS]
         if unknown:
             raise LabError(f"--cells: unknown cell {unknown[0]!r}; expected names from {', '.join(CELLS)}")
         lengths = _int_list(opts.get("lengths") or "10,50,100,200", "lengths")
         base = _config(opts, name, out=opts.get("out") or f"lab-compare-{name}", length=lengths[0])
         workers = opts.get("workers") or 2
-        rows = run_compare(base, cells, lengths, workers=workers)
+        rows = run_compare(base, grid, lengths, workers=workers)
         for r in rows:
             ten = "yes" if r["beats_chance_10x"] else "no"
             print(
@@ -116,7 +117,7 @@ COMMANDS = (
             Option("task", "a task (see --list), or 'compare'", nargs="?", metavar="TASK"),
             Option("target", "with compare: the task", nargs="?", metavar="TASK"),
             Option("--list", "name the tasks with their chance baselines", store_true=True),
-            Option("--cell", "the cell (a registry name)", choices=lambda: list(CELLS), metavar="CELL"),
+            Option("--cell", "the cell (a registry name)", choices=cells, metavar="CELL"),
             Option("--cells", "compare: comma-separated cells (default elman,lstm,gru)", metavar="CELLS"),
             Option("--length", "the length T (default 50)", type=int, metavar="T"),
             Option("--lengths", "compare: comma-separated lengths (default 10,50,100,200)", metavar="TS"),

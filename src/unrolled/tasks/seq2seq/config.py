@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from unrolled.data.synthetic_pairs import SYNTHETIC_TASKS
 from unrolled.models.encoder_decoder import Seq2SeqConfig
-from unrolled.tasks.seq2seq.tokenizers import SEQ2SEQ_TOKENIZERS
+from unrolled.text.tokenize import TOKENIZERS
 from unrolled.train.config import TrainConfig
 from unrolled.train.teacher_forcing import TEACHER_FORCING_SCHEDULES, build_teacher_forcing
 
@@ -62,8 +62,8 @@ class Seq2SeqDataConfig:
             raise ValueError("data.src and data.tgt go together (--src FILE --tgt FILE)")
         if self.builtin is not None and self.builtin not in SYNTHETIC_TASKS:
             raise ValueError(f"data.builtin must be one of {sorted(SYNTHETIC_TASKS)}, got {self.builtin!r}")
-        if self.tokenizer not in SEQ2SEQ_TOKENIZERS:
-            raise ValueError(f"data.tokenizer must be one of {sorted(SEQ2SEQ_TOKENIZERS)}, got {self.tokenizer!r}")
+        if self.tokenizer not in TOKENIZERS:
+            raise ValueError(f"data.tokenizer must be one of {sorted(TOKENIZERS)}, got {self.tokenizer!r}")
         for name in ("builtin_size", "min_freq", "batch_size", "eval_batch_size"):
             _positive(f"data.{name}", getattr(self, name))
         for name in ("max_vocab", "max_src_len", "max_tgt_len"):

@@ -14,7 +14,7 @@ from unrolled.data.pairs import filter_pairs, read_aligned, read_pairs_tsv, spli
 from unrolled.data.synthetic_pairs import make_pairs
 from unrolled.tasks.runs import RunError
 from unrolled.tasks.seq2seq.config import Seq2SeqDataConfig
-from unrolled.tasks.seq2seq.tokenizers import make_tokenizer
+from unrolled.text.tokenize import get_tokenizer
 from unrolled.text.vocab import Vocabulary
 
 __all__ = ["Codec", "PairBatches", "Prepared", "load_pairs", "prepare"]
@@ -32,7 +32,7 @@ class Codec:
     tgt_vocab: Vocabulary
 
     def __post_init__(self) -> None:
-        self.tokenizer = make_tokenizer(self.tokenizer_name)
+        self.tokenizer = get_tokenizer(self.tokenizer_name)
 
     def tokens(self, text: str) -> list[str]:
         return self.tokenizer.tokenize(text.lower() if self.lowercase else text)

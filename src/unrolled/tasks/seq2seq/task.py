@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from unrolled.tasks.options import RESUME_KEYS, RESUME_OPTIONS, cells, tokenizers, training_options
 from unrolled.tasks.runs import RunError, read_input
 from unrolled.tasks.seq2seq.config import Seq2SeqRunConfig
 from unrolled.tasks.seq2seq.run import (
@@ -30,18 +31,6 @@ from unrolled.tasks.spec import Command, Option, Report, Task
 __all__ = ["TASK"]
 
 
-def _cells() -> list[str]:
-    from unrolled.cells.registry import CELLS
-
-    return list(CELLS)
-
-
-def _tokenizers() -> list[str]:
-    from unrolled.tasks.seq2seq.tokenizers import SEQ2SEQ_TOKENIZERS
-
-    return list(SEQ2SEQ_TOKENIZERS)
-
-
 def _attentions() -> list[str]:
     from unrolled.layers.attention import SCORES
 
@@ -54,7 +43,7 @@ def _contexts() -> list[str]:
     return list(CONTEXTS)
 
 
-def _schedules() -> list[str]:
+def _sampling_schedules() -> list[str]:
     from unrolled.train.teacher_forcing import TEACHER_FORCING_SCHEDULES
 
     return [s for s in TEACHER_FORCING_SCHEDULES if s != "constant"]
@@ -66,13 +55,7 @@ def _builtins() -> list[str]:
     return list(SYNTHETIC_TASKS)
 
 
-def _optimizers() -> list[str]:
-    from unrolled.train.optim import OPTIMIZERS
-
-    return list(OPTIMIZERS)
-
-
-_D, _M, _F, _T = "data", "model", "teacher forcing", "training"
+_D, _M, _F = "data", "model", "teacher forcing"
 
 TRAIN_OPTIONS: tuple[Option, ...] = (
     Option("--data", "a tab-separated pair file: source<TAB>target per line (Tatoeba format, extra columns ignored)",
@@ -85,7 +68,7 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
            group=_D),
     Option("--test", "test pair file, scored by 'unrolled evaluate RUN'", "data.test", metavar="FILE", group=_D),
     Option("--tokenizer", "char (default), word, or whitespace (pre-tokenised text)", "data.tokenizer",
-           choices=_tokenizers, group=_D),
+           choices=tokenizers, group=_D),
     Option("--lowercase", "lower-case both sides (default off)", "data.lowercase", switch=True, group=_D),
     Option("--shared-vocab", "one vocabulary for source and target (default: one each)", "data.shared_vocab",
            switch=True, group=_D),
@@ -95,7 +78,7 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
            group=_D),
     Option("--min-freq", "rarer tokens become <unk> (default 1)", "data.min_freq", int, "N", group=_D),
     Option("--batch-size", "pairs per batch (default 64)", "data.batch_size", int, "B", group=_D),
-    Option("--cell", "recurrent cell (default lstm): " + ", ".join(_cells()), "model.cell", metavar="CELL", group=_M),
+    Option("--cell", "recurrent cell (default lstm): " + ", ".join(cells()), "model.cell", metavar="CELL", group=_M),
     Option("--layers", "encoder layers (default 1)", "model.layers", int, "N", group=_M),
     Option("--hidden", "encoder units per direction (default 128)", "model.hidden", int, "H", group=_M),
     Option("--decoder-hidden", "decoder units (default: the encoder's width)", "model.decoder_hidden", int, "H",
@@ -110,24 +93,18 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
     Option("--teacher-forcing", "probability of feeding the reference token (default 1.0; 0 = free running)",
            "teacher.probability", float, "P", group=_F),
     Option("--schedule-sampling", "scheduled sampling: decay the probability per epoch (Bengio et al. 2015)",
-           "teacher.schedule", choices=_schedules, group=_F),
+           "teacher.schedule", choices=_sampling_schedules, group=_F),
     Option("--label-smoothing", "label smoothing of the cross-entropy (default 0)", "teacher.label_smoothing", float,
            "EPS", group=_F),
-    Option("--epochs", "passes over the data (default 10)", "train.epochs", int, "N", group=_T),
-    Option("--max-steps", "stop after N optimizer steps in total", "train.max_steps", int, "N", group=_T),
-    Option("--max-time", "stop (with a checkpoint) after this long in this session", "train.max_time", float,
-           "SECONDS", group=_T),
-    Option("--lr", "learning rate (default 2e-3)", "train.lr", float, group=_T),
-    Option("--optimizer", "default adam", "train.optimizer", choices=_optimizers, group=_T),
-    Option("--clip", "clip the global gradient norm (default 5)", "train.clip_norm", float, "NORM", group=_T),
-    Option("--patience", "early stopping: stop after N validations without gain", "train.early_stopping_patience",
-           int, "N", group=_T),
-    Option("--seed", "random seed (default 0), also of the built-in pairs", "train.seed", int, group=_T),
-    Option("--device", "cpu, cuda, cuda:N or auto (default)", "train.device", group=_T),
+    *training_options(
+        epochs="passes over the data (default 10)",
+        lr="learning rate (default 2e-3)",
+        optimizer="default adam",
+        schedule="learning-rate schedule (default constant; --schedule-sampling is teacher forcing's)",
+        clip="clip the global gradient norm (default 5)",
+        seed="random seed (default 0), also of the built-in pairs",
+    ),
 )  # fmt: skip
-
-RESUME_OPTIONS = ("epochs", "max_steps", "max_time", "device")
-RESUME_KEYS = ("train.epochs", "train.max_steps", "train.max_time", "train.device", "train.progress", "train.plot")
 
 
 def prepare(raw: dict[str, Any], explicit: set[str], given: dict[str, Any]) -> None:
