@@ -258,9 +258,23 @@ def test_new_flags_reach_the_config():
 
 
 def _help(*argv):
-    env = {**os.environ, "COLUMNS": "200"}  # argparse wraps help to the terminal width
-    command = [sys.executable, "-m", "unrolled", *argv, "--help"]
-    return subprocess.run(command, capture_output=True, text=True, env=env, check=True).stdout
+    """``unrolled ARGV --help`` in this process (``python -m unrolled`` itself is tested in test_cli.py)."""
+    import contextlib
+    import io
+
+    old = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "200"  # argparse wraps help to the terminal width
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as info:
+            main([*argv, "--help"])
+    finally:
+        if old is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = old
+    assert info.value.code == 0
+    return out.getvalue()
 
 
 def test_help_has_examples_and_lists_every_set_key():

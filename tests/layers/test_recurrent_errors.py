@@ -16,7 +16,7 @@ DELAYS_MSG = r"delays must be distinct positive integers including 1, got "
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"cell": "transformer"}, ValueError, r"unknown cell 'transformer'; expected one of \['elman', 'gru'"),
+        ({"cell": "transformer"}, ValueError, r"unknown cell 'transformer'; expected one of \['bn_lstm', 'clockwork'"),
         ({"merge": "max"}, ValueError, r"unknown merge mode 'max'; expected one of \['concat', 'mean', 'sum'\]"),
         ({"delays": (2,)}, ValueError, DELAYS_MSG + r"\(2,\)"),
         ({"delays": (1, 2, 2)}, ValueError, DELAYS_MSG + r"\(1, 2, 2\)"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -76,19 +77,20 @@ def long_text(tmp_path: Path) -> Path:
     return path
 
 
-def test_two_processes_on_one_folder_the_second_names_the_holder_then_sigterm_saves(tmp_path, long_text):
+def test_two_processes_on_one_folder_the_second_names_the_holder_then_sigterm_saves(tmp_path, long_text, capsys):
     run = tmp_path / "race"
     first = _start(["train", "lm", "--data", str(long_text), "--run-dir", str(run), "--epochs", "50", *TINY, *QUIET],
                    tmp_path)  # fmt: skip
     _wait_for(lambda: (run / "config.json").is_file(), "the first process starts training", first)
-    second = _run(["train", "lm", "--data", str(long_text), "--run-dir", str(run), "--epochs", "1", *TINY], tmp_path)
-    assert second.returncode == 2, second.stderr
-    assert second.stderr == (
+    code, _, err = _main(capsys, ["train", "lm", "--data", str(long_text), "--run-dir", str(run), "--epochs", "1",
+                                  *TINY])  # fmt: skip
+    assert code == 2, err
+    assert err == (
         f"unrolled: error: run folder {run} is in use by process {first.pid} (another 'unrolled train' writes it); "
         "wait for it to finish or stop it, or choose another --run-dir\n"
     )
-    resumed = _run(["train", "lm", "--resume", str(run)], tmp_path)  # two writers of one run: also refused
-    assert resumed.returncode == 2 and f"in use by process {first.pid}" in resumed.stderr
+    code, _, err = _main(capsys, ["train", "lm", "--resume", str(run)])  # two writers of one run: also refused
+    assert code == 2 and f"in use by process {first.pid}" in err
     first.send_signal(signal.SIGTERM)
     out, err = first.communicate(timeout=60)
     assert first.returncode == 128 + signal.SIGTERM, err
@@ -96,12 +98,12 @@ def test_two_processes_on_one_folder_the_second_names_the_holder_then_sigterm_sa
     assert "stopped: interrupted after" in out
     progress = json.loads((run / "checkpoint" / "progress.json").read_text())["tree"]
     assert progress["step"] > 0
-    again = _run(["train", "lm", "--resume", str(run), "--max-steps", str(progress["step"] + 2)], tmp_path)
-    assert again.returncode == 0, again.stderr
-    assert f"stopped: max_steps after {progress['step'] + 2} steps" in again.stdout
+    code, out, err = _main(capsys, ["train", "lm", "--resume", str(run), "--max-steps", str(progress["step"] + 2)])
+    assert code == 0, err
+    assert f"stopped: max_steps after {progress['step'] + 2} steps" in out
 
 
-def test_kill_before_the_first_checkpoint_then_resume_starts_again(tmp_path, long_text):
+def test_kill_before_the_first_checkpoint_then_resume_starts_again(tmp_path, long_text, capsys):
     run = tmp_path / "early"
     proc = _start(["train", "lm", "--data", str(long_text), "--run-dir", str(run), "--epochs", "1", *TINY, *QUIET],
                   tmp_path)  # fmt: skip
@@ -109,12 +111,12 @@ def test_kill_before_the_first_checkpoint_then_resume_starts_again(tmp_path, lon
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
     assert not (run / "checkpoint").exists() and (run / "config.json").is_file()
-    again = _run(["train", "lm", "--data", str(long_text), "--run-dir", str(run), *TINY], tmp_path)
-    assert again.returncode == 2 and f"pass --resume {run} to continue that run" in again.stderr
-    resumed = _run(["train", "lm", "--resume", str(run), "--max-steps", "3"], tmp_path)
-    assert resumed.returncode == 0, resumed.stderr
-    assert "stopped before its first checkpoint: training it again from the start" in resumed.stdout
-    assert "stopped: max_steps after 3 steps" in resumed.stdout
+    code, _, err = _main(capsys, ["train", "lm", "--data", str(long_text), "--run-dir", str(run), *TINY])
+    assert code == 2 and f"pass --resume {run} to continue that run" in err
+    code, out, err = _main(capsys, ["train", "lm", "--resume", str(run), "--max-steps", "3"])
+    assert code == 0, err
+    assert "stopped before its first checkpoint: training it again from the start" in out
+    assert "stopped: max_steps after 3 steps" in out
 
 
 def test_ctrl_c_exits_130_with_a_checkpoint(tmp_path, long_text):
@@ -129,73 +131,98 @@ def test_ctrl_c_exits_130_with_a_checkpoint(tmp_path, long_text):
     assert "interrupted at epoch 1" in err and (run / "checkpoint" / "model.safetensors").is_file()
 
 
+def _main(capsys, argv: list[str]) -> tuple[int, str, str]:
+    """``unrolled ARGV`` in this process (the tests below need no signal: no process start to pay for)."""
+    from unrolled.cli import main
+
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def _trained_once(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("trained")
+    (root / "t.txt").write_text(_text(40), encoding="utf-8")
+    here = os.getcwd()
+    os.chdir(root)  # the text is given relative: the run must record it absolute
+    try:
+        from unrolled.cli import main
+
+        assert main(["train", "lm", "--data", "t.txt", "--run-dir", "run", "--epochs", "1", *TINY, *QUIET]) == 0
+    finally:
+        os.chdir(here)
+    return root
+
+
 @pytest.fixture()
-def trained(tmp_path: Path) -> Path:
-    text = tmp_path / "t.txt"
-    text.write_text(_text(40), encoding="utf-8")
-    run = tmp_path / "run"
-    done = _run(["train", "lm", "--data", "t.txt", "--run-dir", "run", "--epochs", "1", *TINY, *QUIET], tmp_path)
-    assert done.returncode == 0, done.stderr
-    return run
+def trained(_trained_once: Path, tmp_path: Path) -> Path:
+    """A fresh copy of one small trained run (and its text, ``tmp_path / "t.txt"``)."""
+    shutil.copy(_trained_once / "t.txt", tmp_path / "t.txt")
+    shutil.copytree(_trained_once / "run", tmp_path / "run")
+    return tmp_path / "run"
 
 
-def test_a_swapped_vocabulary_is_refused(trained, tmp_path):
+def test_a_swapped_vocabulary_is_refused(trained, tmp_path, capsys):
     vocab_path = trained / "vocab.json"
     vocab = json.loads(vocab_path.read_text())
     tokens = vocab["tokens"] if isinstance(vocab, dict) else vocab
     i, j = len(tokens) - 2, len(tokens) - 1
     tokens[i], tokens[j] = tokens[j], tokens[i]
     vocab_path.write_text(json.dumps(vocab), encoding="utf-8")
-    out = _run(["evaluate", str(trained), "--data", str(tmp_path / "t.txt")], tmp_path)
-    assert out.returncode == 2 and "vocab.json: its content changed since it was written" in out.stderr
-    assert out.stderr.count("\n") == 1
+    code, _, err = _main(capsys, ["evaluate", str(trained), "--data", str(tmp_path / "t.txt")])
+    assert code == 2 and "vocab.json: its content changed since it was written" in err and err.count("\n") == 1
 
 
-def test_nan_weights_and_a_flipped_bit_are_refused(trained, tmp_path):
+def test_nan_weights_and_a_flipped_bit_are_refused(trained, tmp_path, capsys):
     best = trained / "best" / "model.safetensors"
     tensors = load_file(str(best))
     name = next(iter(tensors))
     tensors[name] = torch.full_like(tensors[name], float("nan"))
     save_file(tensors, str(best))
     (trained / "best" / "digests.json").unlink()  # even without the digest, NaN weights are caught
-    out = _run(["evaluate", str(trained), "--data", str(tmp_path / "t.txt")], tmp_path)
-    assert out.returncode == 2 and "holds NaN or infinite values" in out.stderr
+    code, _, err = _main(capsys, ["evaluate", str(trained), "--data", str(tmp_path / "t.txt")])
+    assert code == 2 and "holds NaN or infinite values" in err
     ckpt = trained / "checkpoint" / "model.safetensors"
     data = bytearray(ckpt.read_bytes())
     data[-3] ^= 0x01  # one flipped bit in the weights' bytes
     ckpt.write_bytes(bytes(data))
-    out = _run(["train", "lm", "--resume", str(trained), "--epochs", "2"], tmp_path)
-    assert out.returncode == 2 and "model.safetensors: its content changed since it was written" in out.stderr
+    code, _, err = _main(capsys, ["train", "lm", "--resume", str(trained), "--epochs", "2"])
+    assert code == 2 and "model.safetensors: its content changed since it was written" in err
 
 
-def test_progress_json_that_parses_but_is_wrong_is_refused(trained, tmp_path):
+def test_progress_json_that_parses_but_is_wrong_is_refused(trained, capsys):
     path = trained / "checkpoint" / "progress.json"
     for bad, what in (("step", -5), ("batch", None)):
         data = json.loads(path.read_text())
         data["tree"][bad] = what
         path.write_text(json.dumps(data), encoding="utf-8")
         (trained / "checkpoint" / "digests.json").unlink(missing_ok=True)  # the value check itself must catch it
-        out = _run(["train", "lm", "--resume", str(trained), "--epochs", "2"], tmp_path)
-        assert out.returncode == 2 and f"{bad} must be an integer >= 0, got {what!r}" in out.stderr
+        code, _, err = _main(capsys, ["train", "lm", "--resume", str(trained), "--epochs", "2"])
+        assert code == 2 and f"{bad} must be an integer >= 0, got {what!r}" in err
 
 
-def test_resume_from_another_working_directory(trained, tmp_path):
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    out = _run(["train", "lm", "--resume", str(trained), "--epochs", "2"], elsewhere)
-    assert out.returncode == 0, out.stderr
+def test_resume_from_another_working_directory(trained, tmp_path, capsys, monkeypatch):
     saved = json.loads((trained / "config.json").read_text())
     assert Path(saved["data"]["path"]).is_absolute()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    saved["data"]["path"] = str(tmp_path / "t.txt")  # this copy's text (the recorded one is the original's)
+    (trained / "config.json").write_text(json.dumps(saved), encoding="utf-8")
+    code, out, err = _main(capsys, ["train", "lm", "--resume", str(trained), "--epochs", "2"])
+    assert code == 0, err
+    assert "stopped: completed" in out
 
 
-def test_a_resume_that_trains_nothing_leaves_the_config_as_it_was(trained, tmp_path):
+def test_a_resume_that_trains_nothing_leaves_the_config_as_it_was(trained, capsys):
     before = (trained / "config.json").read_bytes()
-    out = _run(["train", "lm", "--resume", str(trained), "--max-steps", "2"], tmp_path)
-    assert out.returncode == 0 and "nothing to do" in out.stdout
+    code, out, _ = _main(capsys, ["train", "lm", "--resume", str(trained), "--max-steps", "2"])
+    assert code == 0 and "nothing to do" in out
     assert (trained / "config.json").read_bytes() == before
 
 
-def test_a_device_file_as_data_is_refused(tmp_path):
-    out = _run(["train", "lm", "--data", "/dev/zero", "--run-dir", str(tmp_path / "z"), *TINY], tmp_path, timeout=60)
-    assert out.returncode == 2 and "is not a regular file" in out.stderr
+def test_a_device_file_as_data_is_refused(tmp_path, capsys):
+    code, _, err = _main(capsys, ["train", "lm", "--data", "/dev/zero", "--run-dir", str(tmp_path / "z"), *TINY])
+    assert code == 2 and "is not a regular file" in err
     assert not (tmp_path / "z").exists()
