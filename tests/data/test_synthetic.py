@@ -121,3 +121,32 @@ def test_bad_names_and_lengths_give_one_line_errors():
         assert "\n" not in str(e.value)
     with pytest.raises(ValueError, match="batch size"):
         get_task("adding").batch(0, 10, gen())
+
+
+def test_repeat_copy_layout_statistics_and_baseline():
+    T, R, B = 4, 3, 3000
+    task = get_task("repeat_copy")
+    x, y = task.batch(B, T, gen())
+    L = (R + 1) * T + 2
+    assert x.shape == (B, L, 11) and y.shape == (B, L) and task.sequence_length(T) == L
+    sym, rep = x[..., :10].argmax(-1), x[..., 10]  # (B, L) symbols, the repeat channel
+    assert torch.equal(x[..., :10].sum(-1), torch.ones(B, L))
+    assert torch.all((sym[:, :T] >= 1) & (sym[:, :T] <= 8)) and torch.all(sym[:, T] == 9)
+    assert torch.all(sym[:, T + 1 :] == 0) and torch.all(rep[:, :T] == 0) and torch.all(rep[:, T + 1 :] == 0)
+    k = torch.round(rep[:, T] * R).long()  # K per sequence
+    assert set(k.tolist()) == {1, 2, 3} and abs(float(k.float().mean()) - 2.0) < 0.05  # K ~ U{1..3}
+    for b in range(20):
+        kb = int(k[b])
+        want = [0] * (T + 1) + sym[b, :T].tolist() * kb + [9] + [0] * (L - (T + 2 + kb * T))
+        assert y[b].tolist() == want
+    counts = torch.bincount(sym[:, :T].flatten(), minlength=9)[1:].float()
+    assert float((counts / counts.sum() - 1 / 8).abs().max()) < 0.01  # symbols uniform over 1..8
+    # knowing the layout and K but guessing the symbols uniformly scores the baseline on average
+    logits = torch.full((B, L, 10), -1e9)
+    logits.scatter_(-1, y.unsqueeze(-1), 0.0)
+    copied = (torch.arange(L) > T) & (y >= 1) & (y <= 8)
+    logits[copied] = torch.cat([torch.full((1,), -1e9), torch.zeros(8), torch.full((1,), -1e9)])
+    ce = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+    assert float(ce) == pytest.approx(float(k.float().mean()) * T * math.log(8) / L, rel=1e-5)
+    assert task.baseline(T) == pytest.approx(2 * T * math.log(8) / L)
+    assert abs(float(ce) - task.baseline(T)) < 0.03 * task.baseline(T)

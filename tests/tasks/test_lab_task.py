@@ -27,6 +27,22 @@ def test_lab_run_writes_its_report(tmp_path, capsys):
     assert "report in" in capsys.readouterr().out
 
 
+def test_lab_copy_with_the_ntm_writes_its_report(tmp_path, capsys):
+    out = tmp_path / "ntm"
+    argv = ["lab", "copy", "--model", "ntm", "--length", "1", "--steps", "2", "--batch", "2", "--hidden", "4"]
+    assert main([*argv, "--out", str(out)]) == 0
+    for name in ("report.txt", "metrics.json", "gradient_norms.png", "gradient_norms.json"):
+        assert (out / name).is_file(), name
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["cell"] == "ntm" and m["model"].startswith("ntm (lstm controller, memory 21x20")  # a row per step
+    assert m["config"]["model"] == "ntm" and m["steps"] == 2 and m["accuracy"] is not None
+    report = (out / "report.txt").read_text()
+    assert report.startswith("copy T=1, ntm") and "gradient norms: ||dL/dy_t|| of the NTM" in report
+    curves = json.loads((out / "gradient_norms.json").read_text())
+    assert curves and all(len(v) == 21 for v in curves.values())  # T + 20 steps
+    assert "report in" in capsys.readouterr().out
+
+
 def test_lab_irnn_and_chrono_descriptions(tmp_path):
     out = tmp_path / "irnn"
     assert main(["lab", "xor", "--cell", "elman", "--init", "identity", "--length", "4", *TINY, "--out", str(out)]) == 0
@@ -59,6 +75,9 @@ def test_lab_compare_writes_table_and_plot(tmp_path, capsys):
         (["lab", "compare", "adding", "--cells", "lstm,foo"], "unknown cell 'foo'"),
         (["lab", "adding", "--init", "nope"], "unknown initialisation 'nope'"),
         (["lab"], "expected a task"),
+        (["lab", "copy", "--model", "ntm", "--cell", "gru"], "--cell is a chain option; --model ntm does not take it"),
+        (["lab", "copy", "--model", "ntm", "--init", "chrono"], "--init is a chain option"),
+        (["lab", "compare", "copy", "--model", "ntm"], "lab compare: grids chain cells only"),
     ],
 )
 def test_bad_names_and_lengths_are_one_line_errors(argv, message, capsys, tmp_path):

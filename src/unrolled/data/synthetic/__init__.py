@@ -16,6 +16,7 @@ from unrolled.data.synthetic.digits import SequentialDigits, pixel_permutation
 from unrolled.data.synthetic.parity import Parity
 from unrolled.data.synthetic.reber import EmbeddedReber, embedded_reber_string, reber_string
 from unrolled.data.synthetic.registry import SYNTHETIC_TASKS, get_task
+from unrolled.data.synthetic.repeat_copy import RepeatCopy
 
 __all__ = [
     "LOSS_KINDS",
@@ -24,6 +25,7 @@ __all__ = [
     "CopyMemory",
     "EmbeddedReber",
     "Parity",
+    "RepeatCopy",
     "SequentialDigits",
     "SyntheticTask",
     "embedded_reber_string",

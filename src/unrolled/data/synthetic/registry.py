@@ -8,10 +8,12 @@ from unrolled.data.synthetic.copy_memory import CopyMemory
 from unrolled.data.synthetic.digits import SequentialDigits
 from unrolled.data.synthetic.parity import Parity
 from unrolled.data.synthetic.reber import EmbeddedReber
+from unrolled.data.synthetic.repeat_copy import RepeatCopy
 
 SYNTHETIC_TASKS: dict[str, SyntheticTask] = {
     "adding": AddingProblem(),
     "copy": CopyMemory(),
+    "repeat_copy": RepeatCopy(),
     "xor": Parity(),
     "parity": Parity(name="parity", description="parity of all T bits", marked=False),
     "reber": EmbeddedReber(),

@@ -1,10 +1,12 @@
-"""The lab's model: one recurrent layer stack and a linear read-out, shaped by the task's loss kind."""
+"""The lab's models, shaped by the task's loss kind: a chain :class:`LabModel` (a recurrent layer stack and a
+linear read-out) or :class:`LabNTM` (a neural Turing machine, Graves et al. 2014)."""
 
 from __future__ import annotations
 
 from torch import Tensor, nn
 
 from unrolled.layers import Recurrent
+from unrolled.models.ntm import NTM
 
 
 class LabModel(nn.Module):
@@ -47,3 +49,36 @@ class LabModel(nn.Module):
         if self.every_step:
             return self.head(y)  # (B, T, O)
         return self.head(y[:, -1])  # (B, O)
+
+
+class LabNTM(nn.Module):
+    r"""A :class:`~unrolled.models.ntm.NTM` (LSTM controller, one read and one write head, 20-wide memory rows,
+    shifts -1..1) with its output taken where the loss kind needs it: the last step (``*_last``) or every step
+    (``ce_steps``). ``rnn`` is the NTM's :class:`~unrolled.layers.Recurrent`, so the gradient-norm recorder sees it.
+
+    Args:
+        input_size: I. hidden_size: H, controller units. output_size: O. loss: the task's loss kind.
+        memory_slots: N, memory rows (the lab passes the sequence length, so every step can have its own row).
+
+    Shape:
+        - x: (B, T, I); output: (B, O) for ``*_last``, (B, T, O) for ``ce_steps``.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int, loss: str, memory_slots: int):
+        super().__init__()
+        self.ntm = NTM(
+            input_size,
+            output_size,
+            hidden_size=hidden_size,
+            memory_slots=memory_slots,
+            memory_width=20,
+            read_heads=1,
+            write_heads=1,
+            shift_range=1,
+        )
+        self.rnn = self.ntm.rnn
+        self.every_step = loss == "ce_steps"
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.ntm(x)  # (B, T, O)
+        return y if self.every_step else y[:, -1]

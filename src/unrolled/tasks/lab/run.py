@@ -3,6 +3,11 @@
 The report folder holds ``report.txt`` (the one-line verdict first, then the figures), ``metrics.json``, the
 trainer's ``metrics.csv`` and loss curve ``loss.png``, ``gradient_norms.png`` (||dL/dh_t|| against t at a few
 training steps, recorded with :class:`~unrolled.analysis.GradientNormRecorder`) and ``gradient_norms.json``.
+
+The model is a chain of cells (``model="chain"``, the default) or a neural Turing machine (``model="ntm"``),
+resolved once through :data:`LAB_MODELS`. For the NTM the gradient norms are those of its state's ``h``-like part
+(``[h_t; r_t]``, controller output and read vector), which the report says; ``cell``, ``init`` and ``regularize``
+are chain options and are refused with it.
 """
 
 from __future__ import annotations
@@ -10,17 +15,19 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from unrolled.analysis import GradientNormCallback, GradientNormRecorder, PascanuObjective
 from unrolled.cells import CELLS
 from unrolled.data.synthetic import SYNTHETIC_TASKS, get_task
 from unrolled.layers.init import INITIALIZERS, initialize, parse_init_name
-from unrolled.tasks.lab.model import LabModel
+from unrolled.tasks.lab.model import LabModel, LabNTM
 from unrolled.tasks.lab.objective import LabObjective, SyntheticBatches, accuracy
 from unrolled.train import TrainConfig, Trainer
 from unrolled.viz.gradients import plot_gradient_norms
@@ -41,6 +48,7 @@ class LabConfig:
 
     Args:
         task: a synthetic task name (:data:`~unrolled.data.synthetic.SYNTHETIC_TASKS`).
+        model: ``chain`` (a :class:`~unrolled.layers.Recurrent` of ``cell``) or ``ntm`` (:data:`LAB_MODELS`).
         cell: a cell registry name. length: T. steps: optimizer steps. batch_size: B. hidden: H.
         lr: Adam's learning rate. clip_norm: gradient-norm clipping (Pascanu et al. 2013).
         init: ``default``, ``identity``, ``orthogonal``, ``chrono``, ``uniform:a`` (chrono's T_max = the
@@ -54,6 +62,7 @@ class LabConfig:
     """
 
     task: str = "adding"
+    model: str = "chain"
     cell: str = "lstm"
     length: int = 50
     steps: int = 500
@@ -74,6 +83,10 @@ class LabConfig:
     def __post_init__(self) -> None:
         get_task(self.task)
         self.length = get_task(self.task).check_length(self.length)
+        if self.model not in LAB_MODELS:
+            raise ValueError(f"LabConfig.model: expected one of {', '.join(LAB_MODELS)}, got {self.model!r}")
+        if self.model != "chain" and (self.init != "default" or self.regularize != "none"):
+            raise ValueError(f"LabConfig: init and regularize are chain options, not for model {self.model!r}")
         if self.cell not in CELLS:
             raise ValueError(f"LabConfig.cell: expected one of {', '.join(CELLS)}, got {self.cell!r}")
         for name in ("steps", "batch_size", "hidden", "valid_batches"):
@@ -95,8 +108,7 @@ class LabConfig:
             raise ValueError(f"LabConfig.record_every: expected an integer >= 0, got {self.record_every!r}")
 
 
-def build_model(cfg: LabConfig) -> tuple[LabModel, str]:
-    """The model of a run and a one-line description of it."""
+def _chain_model(cfg: LabConfig) -> tuple[nn.Module, str]:
     task = get_task(cfg.task)
     base, _ = parse_init_name(cfg.init)
     kwargs: dict[str, Any] = {}
@@ -117,6 +129,29 @@ def build_model(cfg: LabConfig) -> tuple[LabModel, str]:
     if base != "default":
         desc += f", init {cfg.init}"
     return model, desc
+
+
+def _ntm_model(cfg: LabConfig) -> tuple[nn.Module, str]:
+    task = get_task(cfg.task)
+    slots = max(2, task.sequence_length(cfg.length))  # a row per step at least; shifts -1..1 need N >= 2
+    torch.manual_seed(cfg.seed)
+    model = LabNTM(task.input_features(cfg.length), cfg.hidden, task.output_size, task.loss, memory_slots=slots)
+    return model, f"ntm (lstm controller, memory {slots}x20, 1 read and 1 write head)"
+
+
+#: the lab's model kinds, resolved once: name -> builder of (model, one-line description)
+LAB_MODELS: dict[str, Callable[[LabConfig], tuple[nn.Module, str]]] = {"chain": _chain_model, "ntm": _ntm_model}
+
+#: a note in the report on what the gradient norms are, per model kind
+NORMS_NOTE = {
+    "chain": "",
+    "ntm": "gradient norms: ||dL/dy_t|| of the NTM's step output y_t = [h_t; r_t] (controller and read vector)",
+}
+
+
+def build_model(cfg: LabConfig) -> tuple[nn.Module, str]:
+    """The model of a run and a one-line description of it."""
+    return LAB_MODELS[cfg.model](cfg)
 
 
 def verdict(loss: float, baseline: float) -> str:
@@ -183,7 +218,7 @@ def run_lab(cfg: LabConfig, progress: bool = False) -> dict[str, Any]:
     acc = accuracy(model, valid, task.loss)
     metrics = {
         "task": cfg.task,
-        "cell": cfg.cell,
+        "cell": cfg.cell if cfg.model == "chain" else cfg.model,
         "model": desc,
         "length": cfg.length,
         "loss_kind": task.loss,
@@ -211,6 +246,7 @@ def run_lab(cfg: LabConfig, progress: bool = False) -> dict[str, Any]:
         f"validation loss {final:.5g} ({task.loss}); chance baseline {baseline:.5g} = {task.baseline_text()}",
         f"accuracy {acc:.4f}" if acc is not None else "",
         f"steps {result.steps}, first below baseline/10 at step {first.step}, {seconds:.1f} s",
+        NORMS_NOTE[cfg.model],
     ]
     (out / "report.txt").write_text("\n".join(line for line in lines if line) + "\n")
     return metrics

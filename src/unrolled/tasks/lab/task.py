@@ -4,11 +4,14 @@
 
     unrolled lab --list
     unrolled lab adding --cell lstm --length 100 [--init chrono] [--regularize pascanu] [--steps N] [--out DIR]
+    unrolled lab copy --model ntm --length 10
     unrolled lab compare adding --cells elman,lstm,gru --lengths 10,50,100,200 [--workers 2]
 
 The first form prints the tasks with their chance baselines; the second trains one cell on one task and writes a
 report folder (see :mod:`unrolled.tasks.lab.run`); the third runs the grid on a pool of processes and writes one
-table and one plot (:mod:`unrolled.tasks.lab.compare`). Training uses one torch thread per process: on a shared
+table and one plot (:mod:`unrolled.tasks.lab.compare`). ``--model ntm`` trains a neural Turing machine instead of
+a chain of cells; it refuses ``--cell``, ``--init`` and ``--regularize`` (chain options) and ``compare`` (a grid
+of cells) in one line rather than ignoring them. Training uses one torch thread per process: on a shared
 machine that is much faster than torch's default thread pool fighting for the same cores.
 """
 
@@ -20,7 +23,7 @@ from unrolled.cells import CELLS
 from unrolled.data.synthetic import SYNTHETIC_TASKS, get_task
 from unrolled.errors import UnrolledError
 from unrolled.tasks.lab.compare import run_compare
-from unrolled.tasks.lab.run import REGULARIZERS, LabConfig, list_tasks, run_lab
+from unrolled.tasks.lab.run import LAB_MODELS, REGULARIZERS, LabConfig, list_tasks, run_lab
 from unrolled.tasks.options import cells
 from unrolled.tasks.spec import Command, Option
 
@@ -41,8 +44,14 @@ def _int_list(text: str, what: str) -> list[int]:
 
 def _config(opts: dict[str, Any], task: str, **over: Any) -> LabConfig:
     get_task(task)  # the unknown-name error first
+    model = opts.get("model") or "chain"
+    if model != "chain":
+        given = [f"--{o.replace('_', '-')}" for o in ("cell", "init", "regularize") if opts.get(o) is not None]
+        if given:
+            raise LabError(f"{given[0]} is a chain option; --model {model} does not take it")
     values = {
         "task": task,
+        "model": model,
         "cell": opts.get("cell") or "lstm",
         "length": opts.get("length") if opts.get("length") is not None else 50,
         "steps": opts.get("steps") or 500,
@@ -71,6 +80,8 @@ def run_command(opts: dict[str, Any]) -> int:
     torch.set_num_threads(1)
     if target == "compare":
         name = opts.get("target")
+        if (opts.get("model") or "chain") != "chain":
+            raise LabError("lab compare: grids chain cells only; run 'unrolled lab TASK --model ntm' instead")
         if name is None:
             raise LabError("lab compare: expected a task, e.g. unrolled lab compare adding --cells elman,lstm")
         grid = [c.strip() for c in (opts.get("cells") or "elman,lstm,gru").split(",") if c.strip()]
@@ -101,7 +112,7 @@ def run_command(opts: dict[str, Any]) -> int:
 COMMANDS = (
     Command(
         name="lab",
-        help="train cells on synthetic long-term tasks (adding, copy, xor, reber, digits) against chance",
+        help="train cells or an NTM on synthetic long-term tasks (adding, copy, repeat_copy, xor, ...) against chance",
         description=(
             "Train a recurrent cell on a synthetic long-term-dependency task and write a report folder "
             "(metrics, gradient norm vs time step, loss curve, a verdict against the chance baseline); "
@@ -110,6 +121,7 @@ COMMANDS = (
         epilog=(
             "examples:\n  unrolled lab --list\n  unrolled lab adding --cell lstm --length 100 --steps 2000\n"
             "  unrolled lab copy --cell elman --init identity --regularize pascanu --length 50\n"
+            "  unrolled lab copy --model ntm --length 10\n"
             "  unrolled lab compare adding --cells elman,lstm,gru --lengths 10,50,100,200"
         ),
         run=run_command,
@@ -117,6 +129,11 @@ COMMANDS = (
             Option("task", "a task (see --list), or 'compare'", nargs="?", metavar="TASK"),
             Option("target", "with compare: the task", nargs="?", metavar="TASK"),
             Option("--list", "name the tasks with their chance baselines", store_true=True),
+            Option(
+                "--model",
+                "chain (default: a chain of --cell) or ntm (a neural Turing machine)",
+                choices=tuple(LAB_MODELS),
+            ),
             Option("--cell", "the cell (a registry name)", choices=cells, metavar="CELL"),
             Option("--cells", "compare: comma-separated cells (default elman,lstm,gru)", metavar="CELLS"),
             Option("--length", "the length T (default 50)", type=int, metavar="T"),
