@@ -75,18 +75,25 @@ def main() -> None:
         data = root / "text.txt"
         data.write_text("".join(f"line {i % 13}: the quick brown fox {i % 7} jumps.\n" for i in range(1500)))
         ref = root / "ref"
+        proc = subprocess.Popen(_argv(data, ref, args.steps, args.checkpoint_every), env=_env(),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         t0 = time.perf_counter()
-        subprocess.run(_argv(data, ref, args.steps, args.checkpoint_every), env=_env(), check=True,
-                       capture_output=True)  # fmt: skip
-        ref_time = time.perf_counter() - t0
+        while not (ref / "metrics.csv").is_file():  # training starts (imports and data preparation done)
+            time.sleep(0.01)
+        t1 = time.perf_counter()
+        proc.wait()
+        train_time = time.perf_counter() - t1
         ref_losses, ref_weights = _losses(ref), _weights(ref)
-        print(f"reference: {args.steps} steps in {ref_time:.1f} s (process start included)")
+        print(f"reference: start-up {t1 - t0:.1f} s, then {args.steps} steps in {train_time:.1f} s")
+        ref_time = train_time
         matched, lost_steps, lost_s = 0, [], []
         for k in range(args.kills):
             run = root / f"kill{k}"
             proc = subprocess.Popen(_argv(data, run, args.steps, args.checkpoint_every), env=_env(),
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-            delay = rng.uniform(0.2, ref_time * 0.9)
+            while not (run / "metrics.csv").is_file() and proc.poll() is None:
+                time.sleep(0.01)
+            delay = rng.uniform(0.0, ref_time * 0.95)  # a random moment of the training
             time.sleep(delay)
             progress = run / "metrics.csv"
             steps_done = 0
@@ -99,22 +106,16 @@ def main() -> None:
             ckpt = run / "checkpoint" / "progress.json"
             if ckpt.is_file():
                 saved = json.loads(ckpt.read_text())["tree"]["step"]
-            if proc.returncode == 0 or not run.exists():  # finished before the kill, or killed while starting
-                lost = 0
-            else:
-                lost = max(0, steps_done - saved)
+            lost = 0 if proc.returncode == 0 else max(0, steps_done - saved)
             lost_steps.append(lost)
             lost_s.append(lost * ref_time / args.steps)
-            if run.exists() and (run / "config.json").is_file():
-                subprocess.run([sys.executable, "-m", "unrolled", "train", "lm", "--resume", str(run), "--no-progress"],
-                               env=_env(), check=True, capture_output=True)  # fmt: skip
-            else:  # killed before the folder had a config: start it again as a user would
-                subprocess.run(_argv(data, run, args.steps, args.checkpoint_every), env=_env(), check=True,
-                               capture_output=True)  # fmt: skip
+            subprocess.run([sys.executable, "-m", "unrolled", "train", "lm", "--resume", str(run), "--no-progress"],
+                           env=_env(), check=True, capture_output=True)  # fmt: skip
             same = _losses(run) == ref_losses and _same(_weights(run), ref_weights)
             matched += same
-            print(f"kill {k + 1:2d} at {delay:5.2f} s: checkpoint at step {saved:3d}, lost {lost:3d} steps, "
-                  f"resumed run {'equals' if same else 'DIFFERS FROM'} the reference")  # fmt: skip
+            verdict = "equals" if same else "DIFFERS FROM"
+            print(f"kill {k + 1:2d} at {delay:5.2f} s of training: checkpoint at step {saved:3d}, lost {lost:3d} "
+                  f"steps, resumed run {verdict} the reference")  # fmt: skip
         print(
             f"\n{matched} of {args.kills} resumed runs equal the uninterrupted run (losses row for row, final weights "
             f"bit for bit); lost work per kill: median {statistics.median(lost_steps):.0f} steps "

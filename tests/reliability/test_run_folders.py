@@ -81,7 +81,7 @@ def test_two_processes_on_one_folder_the_second_names_the_holder_then_sigterm_sa
     run = tmp_path / "race"
     first = _start(["train", "lm", "--data", str(long_text), "--run-dir", str(run), "--epochs", "50", *TINY, *QUIET],
                    tmp_path)  # fmt: skip
-    _wait_for(lambda: (run / "config.json").is_file(), "the first process starts training", first)
+    _wait_for(lambda: (run / "metrics.csv").is_file(), "the first process starts training", first)
     code, _, err = _main(capsys, ["train", "lm", "--data", str(long_text), "--run-dir", str(run), "--epochs", "1",
                                   *TINY])  # fmt: skip
     assert code == 2, err
@@ -123,7 +123,7 @@ def test_ctrl_c_exits_130_with_a_checkpoint(tmp_path, long_text):
     run = tmp_path / "int"
     proc = _start(["train", "lm", "--data", str(long_text), "--run-dir", str(run), "--epochs", "50", *TINY, *QUIET],
                   tmp_path)  # fmt: skip
-    _wait_for(lambda: (run / "config.json").is_file(), "training starts", proc)
+    _wait_for(lambda: (run / "metrics.csv").is_file(), "training starts", proc)
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)

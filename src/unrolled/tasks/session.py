@@ -183,6 +183,8 @@ def train_run(
         session = RunSession(task, run_dir, resume, main, dist, printer, progress_file, device_name)
         fresh = main and not resume and not restart  # the folder was new or empty: all it will hold is ours
         try:
+            if fresh:  # the run is a run from its first moment: a kill at any point leaves a folder --resume takes
+                write_json(run_dir / "config.json", {"task": task.name, **to_dict(cfg)})
             outcome = task.train(cfg, session)
         except BaseException:
             if fresh and run_dir.is_dir() and find_checkpoint(run_dir) is None and not (run_dir / "best").exists():
