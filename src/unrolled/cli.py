@@ -347,6 +347,8 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(f"valid:    loss {best['valid_loss']:.4f} (fitted, not trained)")
         else:
             print(f"best:     valid loss {best['valid_loss']:.4f} at step {best['step']} (epoch {best['epoch']})")
+            if not (run_dir / "best" / "model.safetensors").is_file():
+                print("          its weights (best/model.safetensors) are missing: commands use the latest checkpoint")
     if "checkpoint" in info:
         print(f"resume:   unrolled train {task.name} --resume {info['run']}")
     return 0

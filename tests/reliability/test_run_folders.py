@@ -226,3 +226,14 @@ def test_a_device_file_as_data_is_refused(tmp_path, capsys):
     code, _, err = _main(capsys, ["train", "lm", "--data", "/dev/zero", "--run-dir", str(tmp_path / "z"), *TINY])
     assert code == 2 and "is not a regular file" in err
     assert not (tmp_path / "z").exists()
+
+
+def test_missing_best_weights_are_said_not_silently_replaced(trained, capsys):
+    (trained / "best" / "model.safetensors").unlink()
+    code, out, _ = _main(capsys, ["info", str(trained)])
+    assert code == 0 and "best/model.safetensors) are missing: commands use the latest checkpoint" in out
+    code, out, err = _main(capsys, ["generate", str(trained), "--length", "5"])
+    assert code == 0 and "has no best validation weights (best/): using the latest checkpoint" in err
+    shutil.rmtree(trained / "checkpoint")
+    code, _, err = _main(capsys, ["generate", str(trained), "--last"])
+    assert code == 2 and "has no weights yet" in err
