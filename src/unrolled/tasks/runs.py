@@ -81,7 +81,7 @@ def holds_run_files(run_dir: Path) -> bool:
     return run_dir.is_dir() and any(p.name != LOCK_FILE for p in run_dir.iterdir())
 
 
-def check_new_run_dir(run_dir: Path, task: str) -> None:
+def check_new_run_dir(run_dir: Path) -> None:
     """A new run needs a new or empty folder (never mix two runs)."""
     if run_dir.exists() and not run_dir.is_dir():
         raise RunError(f"run folder {run_dir} is a file; expected a new or empty folder for the run")

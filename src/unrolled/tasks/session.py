@@ -13,7 +13,7 @@ Example (a task's ``train``)::
         model = build(cfg.model, data)
         result = session.fit(model, objective, data.train, data.valid, cfg.train,
                              extra_config=session.record(cfg, labels=data.labels))
-        return TrainOutcome(session.run_dir, result, result.best_valid, start_step=session.start_step)
+        return session.outcome(result)
 """
 
 from __future__ import annotations
@@ -105,6 +105,10 @@ class RunSession:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         return self.run_dir / name
 
+    def outcome(self, result: TrainResult, next_step: str | None = None) -> TrainOutcome:
+        """What a session that trained returns: its result, best validation loss and starting step."""
+        return TrainOutcome(self.run_dir, result, result.best_valid, self.main, self.start_step, next_step)
+
     def fit(
         self,
         model: nn.Module,
@@ -162,7 +166,7 @@ def train_run(
     if resume:
         read_run_config(run_dir, task.name)
     elif main:  # a late rank of a new run would find rank 0's files: only rank 0 checks it is empty
-        check_new_run_dir(run_dir, task.name)
+        check_new_run_dir(run_dir)
     train_cfg = getattr(cfg, "train", None)
     if isinstance(train_cfg, TrainConfig) and train_cfg.tensorboard:
         check_tensorboard()
@@ -172,7 +176,7 @@ def train_run(
         lock.acquire()
     try:
         if main and not resume:
-            check_new_run_dir(run_dir, task.name)  # again, now that no other process can write it
+            check_new_run_dir(run_dir)  # again, now that no other process can write it
         restart = resume and find_checkpoint(run_dir) is None and not (run_dir / "best").exists()
         if restart:  # killed before its first checkpoint: its saved config is all there is to continue from
             printer(

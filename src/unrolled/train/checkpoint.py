@@ -138,14 +138,15 @@ def file_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def record_digest(path: str | os.PathLike) -> str:
-    """Record the sha256 of the file ``path`` in its folder's ``digests.json`` (atomically); returns it."""
+def record_digest(path: str | os.PathLike, digest: str | None = None) -> str:
+    """Record the sha256 of the file ``path`` (``digest`` when the writer already has it, else read from the file)
+    in its folder's ``digests.json`` (atomically); returns it."""
     path = Path(path)
     book = path.parent / DIGESTS_FILE
     digests = read_json(book) if book.is_file() else {}
     if not isinstance(digests, dict):
         digests = {}
-    digests[path.name] = file_sha256(path)
+    digests[path.name] = digest if digest is not None else file_sha256(path)
     write_json(book, digests)
     return digests[path.name]
 
@@ -216,10 +217,11 @@ def save_model_weights(model: nn.Module, path: str | os.PathLike) -> None:
             stored_ptr = stored.untyped_storage().data_ptr()
         storages.add(stored_ptr)
         tensors[name] = stored
+    data = safetensors_bytes(tensors, metadata={"format": "pt", _ALIASES_KEY: json.dumps(aliases)})
     tmp = path.with_name(path.name + ".tmp")
-    save_safetensors(tmp, tensors, {"format": "pt", _ALIASES_KEY: json.dumps(aliases)})
+    tmp.write_bytes(data)
     _replace_file(tmp, path)
-    record_digest(path)
+    record_digest(path, hashlib.sha256(data).hexdigest())  # from the bytes in hand: no second read of the file
 
 
 def _checked_state_dict(model: nn.Module, path: Path) -> dict[str, torch.Tensor]:

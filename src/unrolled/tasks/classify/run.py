@@ -143,9 +143,7 @@ def train_in_session(cfg: ClassifyRunConfig, session: RunSession) -> TrainOutcom
         run = load_run(session.run_dir)
         report = evaluate_split(run, data.valid)
         printer(f"validation (best weights): {report.format().splitlines()[0]}")
-    return TrainOutcome(
-        session.run_dir, result, result.best_valid, main=session.main, start_step=session.start_step, next_step=hint
-    )
+    return session.outcome(result, hint)
 
 
 # --- loading ----------------------------------------------------------------------------------------------

@@ -183,9 +183,7 @@ def train_in_session(cfg: ForecastRunConfig, session: RunSession) -> TrainOutcom
     result = session.fit(model, forecast_objective, train, valid, cfg.train, extra_config=record)
     if session.main and (session.run_dir / "best").exists():
         printer(f"validation (best weights): {format_metrics(evaluate_part(load_run(session.run_dir), 'valid'))}")
-    return TrainOutcome(
-        session.run_dir, result, result.best_valid, main=session.main, start_step=session.start_step, next_step=hint
-    )
+    return session.outcome(result, hint)
 
 
 # --- loading ----------------------------------------------------------------------------------------------

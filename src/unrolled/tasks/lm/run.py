@@ -245,7 +245,7 @@ def _train(cfg: LMRunConfig, session: RunSession, corpus: PreparedCorpus) -> Tra
         printer(f"best valid {describe_loss(best, codec)}; run folder {run_dir}")
     if corpus.test_ids is not None and session.main and result.stopped not in ("interrupted",):
         _score_test(cfg, model, corpus, run_dir, printer)
-    return TrainOutcome(run_dir, result, best, main=session.main, start_step=session.start_step, next_step=hint)
+    return session.outcome(result, hint)
 
 
 def _record_test(run_dir: Path, total: float, count: int, codec: TextCodec, printer: Any) -> None:

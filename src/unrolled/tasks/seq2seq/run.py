@@ -125,8 +125,7 @@ def train_in_session(cfg: Seq2SeqRunConfig, session: RunSession) -> TrainOutcome
             f"chrF {scores['chrf']:.2f}, exact match {100 * scores['exact_match']:.2f}%"
         )
     hint = f'translate with: unrolled translate {session.run_dir} "..." --beam 5'
-    return TrainOutcome(session.run_dir, result, result.best_valid, main=session.main, start_step=session.start_step,
-                        next_step=hint)  # fmt: skip
+    return session.outcome(result, hint)
 
 
 # --- loading ----------------------------------------------------------------------------------------------

@@ -117,9 +117,7 @@ def train_in_session(cfg: TagRunConfig, session: RunSession) -> TrainOutcome:
         run = load_run(session.run_dir)
         printer(f"validation (best weights): {format_scores(evaluate_split(run, data.valid)).splitlines()[0]}")
     hint = f"evaluate it with: unrolled evaluate {session.run_dir}"
-    return TrainOutcome(
-        session.run_dir, result, result.best_valid, main=session.main, start_step=session.start_step, next_step=hint
-    )
+    return session.outcome(result, hint)
 
 
 # --- loading ----------------------------------------------------------------------------------------------

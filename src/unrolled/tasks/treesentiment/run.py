@@ -145,9 +145,7 @@ def train_in_session(cfg: TreeSentimentRunConfig, session: RunSession) -> TrainO
         acc = evaluate_trees(load_run(session.run_dir), valid)
         session.print(f"validation (best weights): {format_accuracies(acc)}")
     hint = f"evaluate it with: unrolled evaluate {session.run_dir}"
-    return TrainOutcome(
-        session.run_dir, result, result.best_valid, main=session.main, start_step=session.start_step, next_step=hint
-    )
+    return session.outcome(result, hint)
 
 
 # --- loading and using a run ----------------------------------------------------------------------------------
