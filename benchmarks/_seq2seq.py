@@ -43,13 +43,22 @@ def batches(pairs, batch_size, rng):
     return out
 
 
-def train(model, pairs, sv, tv, tok_s, tok_t, budget_s, batch_size=64, lr=3e-3, seed=0, label_smoothing=0.0):
-    """Adam on cross-entropy until ``budget_s`` seconds have passed; returns (seconds, epochs, steps, tokens)."""
+def train(
+    model, pairs, sv, tv, tok_s, tok_t, budget_s, batch_size=64, lr=3e-3, seed=0, label_smoothing=0.0, max_steps=None
+):
+    """Adam on cross-entropy until ``budget_s`` seconds have passed or, when ``max_steps`` is given, that many
+    optimizer steps were taken (whichever comes first; ``budget_s=None`` means no time cap); returns (seconds,
+    epochs, steps, tokens)."""
     rng = random.Random(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     start, steps, epochs, tokens = time.perf_counter(), 0, 0, 0
     model.train()
-    while time.perf_counter() - start < budget_s:
+
+    def done():
+        out_of_time = budget_s is not None and time.perf_counter() - start >= budget_s
+        return out_of_time or (max_steps is not None and steps >= max_steps)
+
+    while not done():
         for b in batches(pairs, batch_size, rng):
             x, lengths, y_in, y_out = tensors(b, sv, tv, tok_s, tok_t)
             logits, _ = model(x, lengths, y_in)
@@ -63,7 +72,7 @@ def train(model, pairs, sv, tv, tok_s, tok_t, budget_s, batch_size=64, lr=3e-3, 
             opt.step()
             steps += 1
             tokens += int((y_out != PAD_ID).sum())
-            if time.perf_counter() - start >= budget_s:
+            if done():
                 break
         else:
             epochs += 1
