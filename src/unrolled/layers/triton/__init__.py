@@ -1,0 +1,42 @@
+r"""The Triton path: fused GPU kernels for the custom cells, the whole time loop in one launch.
+
+For one direction of one layer, the input projection :math:`\mathrm{xp} = x W_{ih}^\top + b` is one product
+over all T (``cell.project_input``, as on the scan path); then one kernel launch runs all T steps: each program
+owns a block of ``BLOCK_B`` sequences of the batch and all H units, loads the recurrent weights once and keeps
+them on chip across the steps, and fuses the recurrent product :math:`h_{t-1} W_{hh}^\top` with the step's
+pointwise math (the persistent approach of FlashRNN, Pöppel et al. 2024). The backward is one launch walking
+the steps backwards, writing :math:`\delta A_t`; the weight gradient
+:math:`\sum_t \delta A_t^\top h_{t-1}` is then one product over all T, and :math:`\delta A` flows through
+``project_input`` by autograd. Variable lengths are handled inside the kernels (the state is held and the
+gradient passed through past each sequence's end), with the scan path's contract: zero outputs past each end,
+each sequence's final state at its own last step, nothing past an end in any gradient.
+
+Covered: :class:`~unrolled.cells.ElmanCell` (tanh, relu, sigmoid), :class:`~unrolled.cells.LeakyCell` (fixed
+or learned time constants, tanh/relu/sigmoid), :class:`~unrolled.cells.GRUCell` with ``reset="before"``, in
+float32, while the weights fit on chip (:data:`~unrolled.layers.triton.kernel.MAX_ON_CHIP`: H <= 128 for
+Elman and leaky, H <= 64 for the GRU). Tested on the CPU under Triton's interpreter (``TRITON_INTERPRET=1``)
+against the scan path; GPU speed is unmeasured.
+
+Triton is optional: nothing here imports it until a kernel is launched (the ``*_jit`` modules), and
+:func:`triton_runs` is False without Triton, without CUDA or under autocast.
+
+Modules: :mod:`~unrolled.layers.triton.kernel` (the host-side contract, launch helpers),
+:mod:`~unrolled.layers.triton.function` (the autograd Function, :func:`run_triton`), one host module and one
+``*_jit`` module per cell (``elman``, ``leaky``, ``gru``), :mod:`~unrolled.layers.triton.jit_common` (device
+functions), :mod:`~unrolled.layers.triton.registry` and :mod:`~unrolled.layers.triton.routing`.
+"""
+
+from unrolled.layers.triton.function import run_triton
+from unrolled.layers.triton.kernel import TritonKernel, interpreting
+from unrolled.layers.triton.registry import TRITON_KERNELS, triton_kernel
+from unrolled.layers.triton.routing import triton_installed, triton_runs
+
+__all__ = [
+    "TRITON_KERNELS",
+    "TritonKernel",
+    "interpreting",
+    "run_triton",
+    "triton_installed",
+    "triton_kernel",
+    "triton_runs",
+]

@@ -1,0 +1,124 @@
+r"""The host side of a fused Triton cell kernel (:class:`TritonKernel`) and the launch helpers they share."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from unrolled.cells.base import RecurrentCell
+from unrolled.layers.scan.kernel import NAME_OF_ACTIVATION, ScanKernel
+from unrolled.layers.scan.registry import scan_kernel
+
+#: rows of the batch one program owns (tl.dot needs at least 16 on a GPU); unmeasured on GPU, a starting point
+BLOCK_B = 16
+#: fp32 elements of recurrent weights one program keeps on chip for all steps (64 KiB): Elman and leaky run up to
+#: H = 128 (one H x H tile), GRU up to H = 64 (three tiles); larger layers stay on the scan path
+MAX_ON_CHIP = 128 * 128
+#: tl.dot precision: "ieee" (exact fp32, what the tests check); "tf32" is faster on Ampere and later
+PRECISION = "ieee"
+#: nonlinearity name -> the ``ACT`` code the kernels take as a compile-time constant
+ACT_CODES = {"tanh": 0, "relu": 1, "sigmoid": 2}
+
+
+def act_code(phi) -> int | None:
+    """The ``ACT`` code of a cell's nonlinearity function, or None when the kernels lack it."""
+    return ACT_CODES.get(NAME_OF_ACTIVATION.get(phi, ""))
+
+
+def interpreting() -> bool:
+    """True when Triton's CPU interpreter is on (``TRITON_INTERPRET=1``): kernels then run on CPU tensors."""
+    return os.environ.get("TRITON_INTERPRET", "0").lower() in ("1", "true", "on", "yes")
+
+
+def block_h(H: int) -> int:
+    """The power of two >= max(H, 16) that the kernels pad H to."""
+    return max(16, 1 << (H - 1).bit_length())
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Grid and padded sizes of one launch over a (T, B, ·) sequence."""
+
+    T: int
+    B: int
+    H: int
+    grid: tuple[int]
+    block_b: int
+    block_h: int
+
+    @classmethod
+    def of(cls, T: int, B: int, H: int) -> Launch:
+        return cls(T, B, H, ((B + BLOCK_B - 1) // BLOCK_B,), BLOCK_B, block_h(H))
+
+    def flags(self, lengths: Tensor | None) -> dict:
+        """The compile-time constants every kernel takes."""
+        return {
+            "HAS_LEN": lengths is not None,
+            "BLOCK_B": self.block_b,
+            "BLOCK_H": self.block_h,
+            "PRECISION": PRECISION,
+        }
+
+
+def lengths_arg(lengths: Tensor | None, like: Tensor) -> Tensor:
+    """Lengths as the kernels read them: int64 on ``like``'s device (a dummy when there are none)."""
+    return like if lengths is None else lengths.to(device=like.device, dtype=torch.int64).contiguous()
+
+
+def grad_arg(g: Tensor | None, like: Tensor) -> Tensor:
+    """An incoming gradient as a contiguous tensor, or ``like`` as a dummy pointer when it is None."""
+    return like if g is None else g.contiguous()
+
+
+class TritonKernel:
+    """One cell kind's fused forward and backward loops, for :func:`~unrolled.layers.triton.run_triton`.
+
+    Wraps the cell's :class:`~unrolled.layers.scan.ScanKernel` for what the paths share: :meth:`prepare` of the
+    projected inputs, :meth:`params` (the tensors the recurrence reads, the cell's own parameters) and the
+    reference step that the double backward differentiates. ``n_tiles``: the H x H weight tiles a program keeps
+    on chip. Subclasses implement :meth:`forward` and :meth:`backward`, each one kernel launch over all T steps
+    plus, after the backward, the weight gradients as one product over all T.
+    """
+
+    n_tiles: int = 1
+
+    def __init__(self, cell: RecurrentCell):
+        scan = scan_kernel(cell)
+        if scan is None:
+            raise ValueError(f"{type(cell).__name__} with these options has no scan kernel to share")
+        self.cell: RecurrentCell = cell
+        self.scan: ScanKernel = scan
+        self.H: int = cell.hidden_size
+        self.act: int = 0
+
+    def fits(self) -> bool:
+        """Whether the recurrent weights fit on chip (:data:`MAX_ON_CHIP`)."""
+        return self.n_tiles * block_h(self.H) ** 2 <= MAX_ON_CHIP
+
+    def prepare(self, xp: Tensor) -> Tensor:
+        return self.scan.prepare(self.cell, xp)
+
+    def params(self) -> tuple[Tensor | None, ...]:
+        return self.scan.params(self.cell)
+
+    def forward(self, xp: Tensor, h0: Tensor, P: tuple, lengths: Tensor | None) -> tuple[Tensor, tuple]:
+        """xp (T, B, G), h0 (B, H) -> the states (T, B, H), held past each end, and the buffers the backward
+        reads."""
+        raise NotImplementedError
+
+    def backward(
+        self,
+        dout: Tensor | None,
+        dfinal: Tensor | None,
+        h0: Tensor,
+        P: tuple,
+        hs: Tensor,
+        saved: tuple,
+        lengths: Tensor | None,
+        needs: tuple[bool, ...],
+    ) -> tuple[Tensor, Tensor, tuple]:
+        """Gradients of xp (T, B, G), h0 (B, H) and of :meth:`params` (None where ``needs`` is False)."""
+        raise NotImplementedError
