@@ -7,23 +7,33 @@ two at a time (a process pool of 2, one torch thread each: both cores of the ref
 
     python benchmarks/long_term.py                 # reduced grid: T = 10, 50; elman, irnn, lstm, gru; 400 steps
     python benchmarks/long_term.py --full          # T = 10, 50, 100, 200; every variant below; 2000 steps
+    python benchmarks/long_term.py --full --workers 1 --max-seconds 240 --csv /tmp/lt.csv   # capped, resumable
     python benchmarks/long_term.py --target        # only: LSTM (chrono init), adding, T = 100, MSE < 0.01 (5-min cap)
     python benchmarks/long_term.py --digits        # only: permuted pixel digits (T = 64), LSTM and GRU
 
 Variants: elman (tanh), irnn (ReLU Elman with identity recurrence, Le et al. 2015), lstm, gru (reset after),
-gru_before, leaky, and elman / irnn with the Pascanu et al. 2013 regulariser (``+pascanu``).
+gru_before, leaky, elman / irnn with the Pascanu et al. 2013 regulariser (``+pascanu``), and, in the full grid at
+T >= 100 only, lstm / gru with chrono initialisation (``+chrono``, Tallec & Ollivier 2018, T_max = T).
+
+The full grid stops each run at its first validation below chance / 10 (only the steps to get there are asked
+for), caps each run at ``--max-seconds`` of training, and runs the cells in priority order (adding at T = 100,
+200 for the gated cells, the IRNN and leaky first; then copy at T = 50, 100; then the Pascanu variants; then
+the rest). With ``--csv`` each run is appended as a row the moment it finishes, so a partial grid is usable, and
+``--resume`` skips the (task, T, variant) rows already in the CSV. ``--table CSV`` prints the markdown table of a
+CSV without training.
 Target of issue 11: LSTM reaches MSE < 0.01 on the adding problem at T = 100 in under 5 minutes on 2 cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import multiprocessing
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from unrolled.tasks.lab.run import LabConfig, run_lab
@@ -37,8 +47,33 @@ VARIANTS = {
     "leaky": {"cell": "leaky"},
     "elman+pascanu": {"cell": "elman", "regularize": "pascanu"},
     "irnn+pascanu": {"cell": "elman", "init": "identity", "regularize": "pascanu"},
+    "lstm+chrono": {"cell": "lstm", "init": "chrono"},
+    "gru+chrono": {"cell": "gru", "init": "chrono"},
 }
 REDUCED = ("elman", "irnn", "lstm", "gru")
+PLAIN = ("elman", "irnn", "lstm", "gru", "gru_before", "leaky", "elman+pascanu", "irnn+pascanu")
+CHRONO = ("lstm+chrono", "gru+chrono")
+#: the full grid's priority tiers: (tasks, lengths, variants); later tiers add only the cells not yet listed
+PRIORITY = (
+    (("adding",), (100, 200), ("lstm", "gru", "gru_before", "irnn", "leaky") + CHRONO),
+    (("copy",), (50, 100), ("lstm", "gru", "gru_before", "irnn", "leaky") + CHRONO),
+    (("adding", "copy"), (50, 100, 200), ("elman", "elman+pascanu", "irnn+pascanu")),
+    (("adding", "copy"), (10, 50, 100, 200), PLAIN + CHRONO),
+)
+CSV_FIELDS = (
+    "task",
+    "T",
+    "variant",
+    "valid_loss",
+    "ratio",
+    "beats_10x",
+    "steps_to_10x",
+    "seconds_to_10x",
+    "steps",
+    "max_steps",
+    "seconds",
+    "stopped",
+)
 
 
 def _run(args: tuple[str, dict]) -> tuple[str, dict]:
@@ -49,11 +84,86 @@ def _run(args: tuple[str, dict]) -> tuple[str, dict]:
     return name, run_lab(LabConfig(**cfg))
 
 
-def _pool(jobs: list[tuple[str, dict]], workers: int) -> list[tuple[str, dict]]:
+def full_grid(tasks: tuple[str, ...], lengths: tuple[int, ...], names: tuple[str, ...]) -> list[tuple[str, int, str]]:
+    """The (task, T, variant) cells of the full grid in priority order (:data:`PRIORITY`), each once; chrono
+    variants only at T >= 100, where the default gate biases are the known weak point."""
+    seen: dict[tuple[str, int, str], None] = {}
+    for tier_tasks, tier_lengths, tier_names in PRIORITY:
+        for task in tier_tasks:
+            for T in tier_lengths:
+                for name in tier_names:
+                    if task in tasks and T in lengths and name in names and (name not in CHRONO or T >= 100):
+                        seen.setdefault((task, T, name), None)
+    return list(seen)
+
+
+def csv_row(name: str, m: dict) -> dict:
+    """The CSV row of one finished run."""
+    return {
+        "task": m["task"],
+        "T": m["length"],
+        "variant": name,
+        "valid_loss": f"{m['valid_loss']:.6g}",
+        "ratio": f"{m['ratio_to_baseline']:.4g}",
+        "beats_10x": "yes" if m["beats_chance_10x"] or m["steps_to_10x"] is not None else "no",
+        "steps_to_10x": "" if m["steps_to_10x"] is None else m["steps_to_10x"],
+        "seconds_to_10x": "" if m.get("seconds_to_10x") is None else f"{m['seconds_to_10x']:.0f}",
+        "steps": m["steps"],
+        "max_steps": m["config"]["steps"],
+        "seconds": f"{m['seconds']:.0f}",
+        "stopped": m.get("stopped", ""),
+    }
+
+
+def read_csv(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def append_csv(path: Path, row: dict) -> None:
+    new = not path.exists() or path.stat().st_size == 0
+    with path.open("a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        if new:
+            w.writeheader()
+        w.writerow(row)
+        f.flush()
+
+
+def table(rows: list[dict]) -> list[str]:
+    """Markdown lines: one row per run, in the CSV's order."""
+    lines = [
+        "| task | T | cell | valid loss | loss / chance | 10x below chance | steps to 10x | s to 10x | steps run "
+        "| seconds | stopped by |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['task']} | {r['T']} | {r['variant']} | {float(r['valid_loss']):.4g} | {float(r['ratio']):.3g} "
+            f"| {r['beats_10x']} | {r['steps_to_10x'] or '-'} | {r['seconds_to_10x'] or '-'} | {r['steps']} "
+            f"| {r['seconds']} | {r['stopped']} |"
+        )
+    return lines
+
+
+def _pool(jobs: list[tuple[str, dict]], workers: int, on_done=None) -> list[tuple[str, dict]]:
+    """Run the jobs; ``on_done(name, metrics)`` is called as each one finishes (in completion order)."""
+    results = []
     if workers <= 1:
-        return [_run(j) for j in jobs]
+        for j in jobs:
+            results.append(_run(j))
+            if on_done:
+                on_done(*results[-1])
+        return results
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(_run, jobs))
+        futures = [pool.submit(_run, j) for j in jobs]
+        for fut in as_completed(futures):
+            results.append(fut.result())
+            if on_done:
+                on_done(*results[-1])
+    return results
 
 
 def _row(name: str, m: dict) -> str:
@@ -77,7 +187,17 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", default=None, help="report folders (default: a temporary folder)")
     p.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    p.add_argument("--csv", default=None, help="append one row per finished run to this CSV")
+    p.add_argument("--resume", action="store_true", help="skip the (task, T, variant) rows already in --csv")
+    p.add_argument("--max-seconds", type=float, default=None, help="cap each run's training at this many seconds")
+    p.add_argument("--no-stop", action="store_true", help="--full: train all steps even after reaching 10x")
+    p.add_argument("--table", default=None, metavar="CSV", help="print the markdown table of CSV and exit")
     a = p.parse_args()
+    if a.table:
+        print("\n".join(table(read_csv(Path(a.table)))))
+        return 0
+    if a.resume and not a.csv:
+        p.error("--resume needs --csv (the rows already finished)")
     root = Path(a.out or tempfile.mkdtemp(prefix="long_term-"))
     t0 = time.perf_counter()
     jobs: list[tuple[str, dict]] = []
@@ -128,25 +248,42 @@ def main() -> int:
             if unknown:
                 p.error(f"unknown variant {unknown[0]!r}; expected one of {', '.join(VARIANTS)}")
         steps = a.steps or (2000 if a.full else 400)
-        for task in a.tasks.split(","):
-            for T in lengths:
-                for name in names:
-                    cfg = dict(
-                        task=task,
-                        length=T,
-                        steps=steps,
-                        lr=3e-3,
-                        batch_size=32,
-                        hidden=64,
-                        out=str(root / f"{task}-T{T}-{name}"),
-                        **VARIANTS[name],
-                    )
-                    jobs.append((name, cfg))
-    results = _pool(jobs, a.workers)
-    print("| task | T | cell | valid loss | loss / chance | 10x below chance | steps to 10x | seconds |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, m in results:
-        print(_row(name, m))
+        tasks = tuple(a.tasks.split(","))
+        if a.full:
+            cells = full_grid(tasks, lengths, names)
+        else:
+            cells = [(task, T, name) for task in tasks for T in lengths for name in names]
+        done = {(r["task"], int(r["T"]), r["variant"]) for r in read_csv(Path(a.csv))} if a.resume else set()
+        for task, T, name in cells:
+            if (task, T, name) in done:
+                continue
+            cfg = dict(
+                task=task,
+                length=T,
+                steps=steps,
+                lr=3e-3,
+                batch_size=32,
+                hidden=64,
+                max_time=a.max_seconds,
+                stop_at_10x=a.full and not a.no_stop,
+                out=str(root / f"{task}-T{T}-{name}"),
+                **VARIANTS[name],
+            )
+            jobs.append((name, cfg))
+        if done:
+            print(f"resume: {len(done)} rows already in {a.csv}, {len(jobs)} runs to go", flush=True)
+    if a.max_seconds is not None:
+        for _, cfg in jobs:
+            cfg["max_time"] = a.max_seconds
+
+    def finished(name: str, m: dict) -> None:
+        print(_row(name, m), flush=True)
+        if a.csv:
+            append_csv(Path(a.csv), csv_row(name, m))
+
+    print("| task | T | cell | valid loss | loss / chance | 10x below chance | steps to 10x | seconds |", flush=True)
+    print("|---|---|---|---|---|---|---|---|", flush=True)
+    results = _pool(jobs, a.workers, finished)
     for name, m in results:
         if m.get("target_loss") is not None:
             got = m["seconds_to_target"]

@@ -35,18 +35,18 @@ def copy_batch(n: int, length: int, g: torch.Generator):
 
 
 class LSTMCopier(nn.Module):
-    def __init__(self, hidden: int):
+    def __init__(self, hidden: int, inputs: int = BITS + 1, outputs: int = BITS):
         super().__init__()
-        self.rnn = Recurrent("lstm", BITS + 1, hidden)
-        self.out = nn.Linear(hidden, BITS)
+        self.rnn = Recurrent("lstm", inputs, hidden)
+        self.out = nn.Linear(hidden, outputs)
 
     def forward(self, x):
         return self.out(self.rnn(x)[0])
 
 
-def lstm_hidden_for(params: int) -> int:
+def lstm_hidden_for(params: int, inputs: int = BITS + 1, outputs: int = BITS) -> int:
     """The LSTM width whose parameter count (one layer, read-out) comes closest to ``params``."""
-    best = min(range(1, 1024), key=lambda h: abs(4 * h * (BITS + 1 + h + 2) + BITS * (h + 1) - params))
+    best = min(range(1, 1024), key=lambda h: abs(4 * h * (inputs + h + 2) + outputs * (h + 1) - params))
     return best
 
 

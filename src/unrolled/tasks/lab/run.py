@@ -58,6 +58,8 @@ class LabConfig:
         record_every: record the gradient norms every this many steps (0: five times per run).
         target_loss: also report the first validation step (and second) below this loss.
         max_time: stop training after this many seconds (None: no limit).
+        stop_at_10x: stop at the first validation below baseline / 10 (when only the steps to 10x matter;
+            ``metrics["stopped"]`` is then ``reached_10x``).
         out: the report folder.
     """
 
@@ -78,6 +80,7 @@ class LabConfig:
     record_every: int = 0
     target_loss: float | None = None
     max_time: float | None = None
+    stop_at_10x: bool = False
     out: str = "lab"
 
     def __post_init__(self) -> None:
@@ -106,6 +109,8 @@ class LabConfig:
                 raise ValueError(f"LabConfig.{name}: expected a number > 0 or None, got {v!r}")
         if isinstance(self.record_every, bool) or not isinstance(self.record_every, int) or self.record_every < 0:
             raise ValueError(f"LabConfig.record_every: expected an integer >= 0, got {self.record_every!r}")
+        if not isinstance(self.stop_at_10x, bool):
+            raise ValueError(f"LabConfig.stop_at_10x: expected True or False, got {self.stop_at_10x!r}")
 
 
 def _chain_model(cfg: LabConfig) -> tuple[nn.Module, str]:
@@ -165,15 +170,18 @@ def verdict(loss: float, baseline: float) -> str:
 
 
 class _FirstBelow:
-    """Callback: the first validation step (and seconds since the start) whose loss is below ``threshold``."""
+    """Callback: the first validation step (and seconds since the start) whose loss is below ``threshold``;
+    with ``stop`` set it then asks the trainer to stop (reason ``reached_10x``)."""
 
-    def __init__(self, threshold: float):
-        self.threshold, self.step, self.seconds = threshold, None, None
+    def __init__(self, threshold: float, stop: bool = False):
+        self.threshold, self.step, self.seconds, self.stop = threshold, None, None, stop
         self.t0 = time.perf_counter()
 
     def on_eval(self, trainer: Any, step: int, metrics: dict[str, Any]) -> None:
         if self.step is None and metrics["loss"] < self.threshold:
             self.step, self.seconds = step, round(time.perf_counter() - self.t0, 2)
+            if self.stop:
+                trainer.request_stop("reached_10x")
 
 
 def run_lab(cfg: LabConfig, progress: bool = False) -> dict[str, Any]:
@@ -191,7 +199,7 @@ def run_lab(cfg: LabConfig, progress: bool = False) -> dict[str, Any]:
     every = cfg.record_every or max(1, cfg.steps // 5)
     recorder = GradientNormRecorder(model)
     norms_cb = GradientNormCallback(recorder, every=every)
-    first = _FirstBelow(TEN_X * baseline)
+    first = _FirstBelow(TEN_X * baseline, stop=cfg.stop_at_10x)
     target = _FirstBelow(cfg.target_loss if cfg.target_loss is not None else -math.inf)
     tc = TrainConfig(
         epochs=1,
@@ -228,6 +236,8 @@ def run_lab(cfg: LabConfig, progress: bool = False) -> dict[str, Any]:
         "ratio_to_baseline": final / baseline,
         "beats_chance_10x": final < TEN_X * baseline,
         "steps_to_10x": first.step,
+        "seconds_to_10x": first.seconds,
+        "stopped": result.stopped,
         "target_loss": cfg.target_loss,
         "steps_to_target": target.step,
         "seconds_to_target": target.seconds,
