@@ -194,7 +194,17 @@ def main() -> int:
     p.add_argument("--table", default=None, metavar="CSV", help="print the markdown table of CSV and exit")
     a = p.parse_args()
     if a.table:
-        print("\n".join(table(read_csv(Path(a.table)))))
+        rows = read_csv(Path(a.table))
+        print("\n".join(table(rows)))
+        grid = full_grid(
+            tuple(a.tasks.split(",")),
+            tuple(int(v) for v in a.lengths.split(",")) if a.lengths else (10, 50, 100, 200),
+            tuple(a.variants.split(",")) if a.variants else tuple(VARIANTS),
+        )
+        have = {(r["task"], int(r["T"]), r["variant"]) for r in rows}
+        missing = [f"{task} T={T} {name}" for task, T, name in grid if (task, T, name) not in have]
+        print(f"\n{len(rows)} of {len(grid)} runs of the full grid done; missing ({len(missing)}):")
+        print("; ".join(missing))
         return 0
     if a.resume and not a.csv:
         p.error("--resume needs --csv (the rows already finished)")
