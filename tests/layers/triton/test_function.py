@@ -74,7 +74,10 @@ def test_errors_are_one_line_value_errors(monkeypatch):
         (lambda: run_triton(GRUCell(3, 4), torch.zeros(3, 2, 12), h0), "no Triton kernel"),  # reset="after"
         (lambda: run_triton(cell, xp[0], h0), r"projected inputs \(T, B, 4\)"),
         (lambda: run_triton(cell.double(), xp.double(), h0.double()), "float32"),
-        (lambda: run_triton(ElmanCell(3, 4), xp, torch.zeros(3, 4)), r"state \(2, 4\)"),
+        (
+            lambda: run_triton(ElmanCell(3, 4), xp, torch.zeros(3, 4)),
+            r"a state of 1 tensor\(s\) \(2, 4\), got \[\(3, 4\)\]",
+        ),
         (lambda: run_triton(ElmanCell(3, 4), xp, h0, torch.tensor([1.0, 2.0])), "integer tensor"),
         (lambda: run_triton(ElmanCell(3, 4), xp, h0, torch.tensor([0, 2])), r"lengths in 1..T = 1..3"),
     ]

@@ -18,7 +18,8 @@ class ElmanTriton(TritonKernel):
         super().__init__(cell)
         self.act = act_code(cell.phi)
 
-    def forward(self, xp, h0, P, lengths):
+    def forward(self, xp, state0, P, lengths):
+        h0 = state0[0]
         from unrolled.layers.triton.elman_jit import elman_forward
 
         T, B, H = xp.shape
@@ -30,7 +31,8 @@ class ElmanTriton(TritonKernel):
         )  # fmt: skip
         return hs, ()
 
-    def backward(self, dout, dfinal, h0, P, hs, saved, lengths, needs):
+    def backward(self, dout, dfinal, state0, P, hs, saved, lengths, needs):
+        h0, dfinal = state0[0], dfinal[0]
         from unrolled.layers.triton.elman_jit import elman_backward
 
         T, B, H = hs.shape
@@ -42,7 +44,7 @@ class ElmanTriton(TritonKernel):
             T, B, H, HAS_DOUT=dout is not None, HAS_DFINAL=dfinal is not None, ACT=self.act, **go.flags(lengths),
         )  # fmt: skip
         dW = grad_weight(da, h0, hs) if needs[0] else None  # (H, H), one product over all T
-        return da, dh0, (dW,)
+        return da, (dh0,), (dW,)
 
 
 def elman_kernel(cell: ElmanCell) -> ElmanTriton | None:

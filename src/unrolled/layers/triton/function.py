@@ -12,40 +12,44 @@ from unrolled.layers.triton.registry import TRITON_KERNELS, triton_kernel
 
 
 class _TritonFunction(torch.autograd.Function):
-    """Inputs: kernel, capture, lengths, xp (T, B, G), h0 (B, H), the kernel's params; outputs: (T, B, H) (zero
-    past each end) and the final state (B, H). Backward: the kernel's fused BPTT; with ``create_graph=True``,
-    autograd through the scan path's differentiable reference loop instead."""
+    """Inputs: kernel, capture, lengths, xp (T, B, G), the initial state parts, the kernel's params; outputs:
+    (T, B, H) (zero past each end) and the final state parts. Backward: the kernel's fused BPTT; with
+    ``create_graph=True``, autograd through the scan path's differentiable reference loop instead."""
 
     @staticmethod
-    def forward(ctx, kernel: TritonKernel, capture, lengths, xp: Tensor, h0: Tensor, *P):
-        hs, saved = kernel.forward(xp, h0, P, lengths)  # (T, B, H), held past each end
+    def forward(ctx, kernel: TritonKernel, capture, lengths, xp: Tensor, *tensors):
+        n = kernel.n_state
+        state0, P = tensors[:n], tensors[n:]
+        hs, saved = kernel.forward(xp, state0, P, lengths)  # (T, B, H), held past each end
         out = hs if capture is None else hs.masked_fill(~capture.valid, 0.0)  # (T, B, H)
-        final = hs[-1].clone()  # (B, H): each sequence's state at its own last step
+        finals = kernel.finals(hs, saved)  # each sequence's state at its own last step
         ctx.kernel, ctx.capture, ctx.lengths, ctx.n_params = kernel, capture, lengths, len(P)
-        ctx.save_for_backward(xp, h0, *P, hs, *saved)
+        ctx.save_for_backward(xp, *state0, *P, hs, *saved)
         ctx.set_materialize_grads(False)
-        return out, final
+        return (out, *finals)
 
     @staticmethod
-    def backward(ctx, dout, dfinal):
+    def backward(ctx, dout, *dfinal):
         if torch.is_grad_enabled():  # create_graph=True: the gradient must be differentiable itself
             return _backward_by_recomputation(ctx, dout, dfinal)
-        nP = ctx.n_params
+        n, nP = ctx.kernel.n_state, ctx.n_params
         saved = ctx.saved_tensors
-        h0, P, hs, extra = saved[1], saved[2 : 2 + nP], saved[2 + nP], saved[3 + nP :]
+        state0, P = saved[1 : 1 + n], saved[1 + n : 1 + n + nP]
+        hs, extra = saved[1 + n + nP], saved[2 + n + nP :]
         needs = ctx.needs_input_grad
-        dxp, dh0, dP = ctx.kernel.backward(dout, dfinal, h0, P, hs, extra, ctx.lengths, needs[5:])
-        return (None, None, None, dxp if needs[3] else None, dh0 if needs[4] else None, *dP)
+        dxp, dstate0, dP = ctx.kernel.backward(dout, dfinal, state0, P, hs, extra, ctx.lengths, needs[4 + n :])
+        dstate0 = tuple(g if need else None for g, need in zip(dstate0, needs[4 : 4 + n]))
+        return (None, None, None, dxp if needs[3] else None, *dstate0, *dP)
 
 
-def _backward_by_recomputation(ctx, dout: Tensor | None, dfinal: Tensor | None) -> tuple:
+def _backward_by_recomputation(ctx, dout: Tensor | None, dfinal: tuple) -> tuple:
     """The Function's gradients as autograd of the scan path's reference loop, with ``create_graph``."""
-    nP = ctx.n_params
-    inputs = ctx.saved_tensors[: 2 + nP]  # xp, h0, P
-    xp, h0, P = inputs[0], inputs[1], inputs[2:]
+    n, nP = ctx.kernel.n_state, ctx.n_params
+    inputs = ctx.saved_tensors[: 1 + n + nP]  # xp, state0, P
+    xp, state0, P = inputs[0], inputs[1 : 1 + n], inputs[1 + n :]
     with torch.enable_grad():
-        out, final = _reference(ctx.kernel.scan, xp, (h0,), P, ctx.capture)
-    pairs = [(y, g) for y, g in zip((out, final[0]), (dout, dfinal)) if g is not None and y.requires_grad]
+        out, final = _reference(ctx.kernel.scan, xp, state0, P, ctx.capture)
+    pairs = [(y, g) for y, g in zip((out, *final), (dout, *dfinal)) if g is not None and y.requires_grad]
     wanted = [k for k, need in enumerate(ctx.needs_input_grad[3:]) if need]
     grads: list[Tensor | None] = [None] * len(inputs)
     if pairs and wanted:
@@ -54,6 +58,10 @@ def _backward_by_recomputation(ctx, dout: Tensor | None, dfinal: Tensor | None) 
         for k, g in zip(wanted, found):
             grads[k] = g
     return (None, None, None, *grads)
+
+
+def _as_tuple(state: State) -> tuple[Tensor, ...]:
+    return (state,) if isinstance(state, Tensor) else tuple(state)
 
 
 def run_triton(cell: RecurrentCell, xp: Tensor, state: State, lengths: Tensor | None = None) -> tuple:
@@ -72,12 +80,12 @@ def run_triton(cell: RecurrentCell, xp: Tensor, state: State, lengths: Tensor | 
         cell: a cell with a Triton kernel (:data:`TRITON_KERNELS`).
         xp: ``cell.project_input(x)``, (T, B, G), float32, on a CUDA device (or the CPU under
             ``TRITON_INTERPRET=1``).
-        state: the initial state (B, H).
+        state: the initial state, as ``cell.init_state`` ((B, H), or (h, c) for the LSTM).
         lengths: optional (B,) integer tensor in 1..T: the final state is each sequence's state at its own last
             step, the outputs past each end are zero and nothing there reaches a gradient.
 
     Shape:
-        - xp: (T, B, G); output: (T, B, H); state: (B, H).
+        - xp: (T, B, G); output: (T, B, H); state: as the cell's.
 
     Example::
 
@@ -97,9 +105,11 @@ def run_triton(cell: RecurrentCell, xp: Tensor, state: State, lengths: Tensor | 
         raise ValueError(f"run_triton expected CUDA tensors (or TRITON_INTERPRET=1 on the CPU), got {xp.device}")
     if xp.dtype != torch.float32:
         raise ValueError(f"run_triton computes in float32, got {xp.dtype}")
-    if not isinstance(state, Tensor) or state.shape != (xp.shape[1], cell.hidden_size):
-        got = tuple(state.shape) if isinstance(state, Tensor) else type(state).__name__
-        raise ValueError(f"run_triton expected a state ({xp.shape[1]}, {cell.hidden_size}), got {got}")
+    parts = _as_tuple(state)
+    want = (xp.shape[1], cell.hidden_size)
+    if len(parts) != kernel.n_state or any(not isinstance(p, Tensor) or p.shape != want for p in parts):
+        got = [tuple(p.shape) if isinstance(p, Tensor) else type(p).__name__ for p in parts]
+        raise ValueError(f"run_triton expected a state of {kernel.n_state} tensor(s) {want}, got {got}")
     T, B = xp.shape[0], xp.shape[1]
     if lengths is not None:
         if lengths.shape != (B,) or lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
@@ -113,10 +123,11 @@ def run_triton(cell: RecurrentCell, xp: Tensor, state: State, lengths: Tensor | 
     xp = kernel.prepare(xp).contiguous()
     P = kernel.params()
     capture = _capture(lengths, T)
-    inputs = (xp, state, *(p for p in P if p is not None))
+    inputs = (xp, *parts, *(p for p in P if p is not None))
     if torch.is_grad_enabled() and any(t.requires_grad for t in inputs):
-        out, final = _TritonFunction.apply(kernel, capture, lengths, xp, state, *P)
-        return out, final
-    hs, _ = kernel.forward(xp, state, P, lengths)
-    out = hs if capture is None else hs.masked_fill(~capture.valid, 0.0)
-    return out, hs[-1].clone()
+        out, *final = _TritonFunction.apply(kernel, capture, lengths, xp, *parts, *P)
+    else:
+        hs, saved = kernel.forward(xp, parts, P, lengths)
+        out = hs if capture is None else hs.masked_fill(~capture.valid, 0.0)
+        final = kernel.finals(hs, saved)
+    return out, final[0] if isinstance(state, Tensor) else tuple(final)

@@ -19,7 +19,8 @@ class GRUBeforeTriton(TritonKernel):
 
     n_tiles = 3
 
-    def forward(self, xp, h0, P, lengths):
+    def forward(self, xp, state0, P, lengths):
+        h0 = state0[0]
         from unrolled.layers.triton.gru_jit import gru_before_forward
 
         T, B, _ = xp.shape
@@ -33,7 +34,8 @@ class GRUBeforeTriton(TritonKernel):
         )  # fmt: skip
         return hs, (gates,)
 
-    def backward(self, dout, dfinal, h0, P, hs, saved, lengths, needs):
+    def backward(self, dout, dfinal, state0, P, hs, saved, lengths, needs):
+        h0, dfinal = state0[0], dfinal[0]
         from unrolled.layers.triton.gru_jit import gru_before_backward
 
         T, B, H = hs.shape
@@ -47,7 +49,7 @@ class GRUBeforeTriton(TritonKernel):
             da, dh0, T, B, H, HAS_DOUT=dout is not None, HAS_DFINAL=dfinal is not None, **go.flags(lengths),
         )  # fmt: skip
         dW = grad_weight_reset_before(da, gates, h0, hs) if needs[0] else None  # (3H, H), products over all T
-        return da, dh0, (dW,)
+        return da, (dh0,), (dW,)
 
 
 def gru_kernel(cell: GRUCell) -> GRUBeforeTriton | None:

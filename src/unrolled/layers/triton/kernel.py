@@ -84,6 +84,8 @@ class TritonKernel:
     """
 
     n_tiles: int = 1
+    #: tensors in the state, h first
+    n_state: int = 1
 
     def __init__(self, cell: RecurrentCell):
         scan = scan_kernel(cell)
@@ -104,21 +106,26 @@ class TritonKernel:
     def params(self) -> tuple[Tensor | None, ...]:
         return self.scan.params(self.cell)
 
-    def forward(self, xp: Tensor, h0: Tensor, P: tuple, lengths: Tensor | None) -> tuple[Tensor, tuple]:
-        """xp (T, B, G), h0 (B, H) -> the states (T, B, H), held past each end, and the buffers the backward
-        reads."""
+    def forward(self, xp: Tensor, state0: tuple[Tensor, ...], P: tuple, lengths: Tensor | None) -> tuple:
+        """xp (T, B, G), the initial state parts (B, ·) -> the outputs h_t (T, B, H), held past each end, and
+        the buffers the backward reads."""
         raise NotImplementedError
+
+    def finals(self, hs: Tensor, saved: tuple) -> tuple[Tensor, ...]:
+        """The final state parts, each (B, ·): the last step of the held sequences (default: h only)."""
+        return (hs[-1].clone(),)
 
     def backward(
         self,
         dout: Tensor | None,
-        dfinal: Tensor | None,
-        h0: Tensor,
+        dfinal: tuple[Tensor | None, ...],
+        state0: tuple[Tensor, ...],
         P: tuple,
         hs: Tensor,
         saved: tuple,
         lengths: Tensor | None,
         needs: tuple[bool, ...],
-    ) -> tuple[Tensor, Tensor, tuple]:
-        """Gradients of xp (T, B, G), h0 (B, H) and of :meth:`params` (None where ``needs`` is False)."""
+    ) -> tuple[Tensor, tuple, tuple]:
+        """Gradients of xp (T, B, G), of the initial state parts and of :meth:`params` (None where ``needs``
+        is False); ``dfinal`` holds the final state parts' gradients (None where there is none)."""
         raise NotImplementedError

@@ -20,7 +20,8 @@ class LeakyTriton(TritonKernel):
         super().__init__(cell)
         self.act = act_code(cell.phi)
 
-    def forward(self, xp, h0, P, lengths):
+    def forward(self, xp, state0, P, lengths):
+        h0 = state0[0]
         from unrolled.layers.triton.leaky_jit import leaky_forward
 
         T, B, H = xp.shape
@@ -33,7 +34,8 @@ class LeakyTriton(TritonKernel):
         )  # fmt: skip
         return hs, (a,)
 
-    def backward(self, dout, dfinal, h0, P, hs, saved, lengths, needs):
+    def backward(self, dout, dfinal, state0, P, hs, saved, lengths, needs):
+        h0, dfinal = state0[0], dfinal[0]
         from unrolled.layers.triton.leaky_jit import leaky_backward
 
         T, B, H = hs.shape
@@ -49,7 +51,7 @@ class LeakyTriton(TritonKernel):
         )  # fmt: skip
         dW = grad_weight(da, h0, hs) if needs[0] else None  # (H, H), one product over all T
         dw = dleak.sum(0) if needs[1] else None  # (H,)
-        return da, dh0, (dW, dw)
+        return da, (dh0,), (dW, dw)
 
 
 def leaky_kernel(cell: LeakyCell) -> LeakyTriton | None:
