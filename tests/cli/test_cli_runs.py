@@ -297,9 +297,10 @@ def test_torchrun_two_processes_train_one_run_folder(tmp_path, corpus):
     """``torchrun -m unrolled train lm`` end to end on 2 CPU processes: one run folder, written by rank 0 only,
     that loads and generates; every rank passes the new-folder check although rank 0 may create it first."""
     run = tmp_path / "ddp"
+    # --device cpu: gloo on the CPU whatever GPUs the machine has (auto would want one GPU per process)
     argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
             "-m", "unrolled", "train", "lm", "--data", str(corpus), "--run-dir", str(run), "--epochs", "1",
-            "--sample-length", "0", *SMALL]  # fmt: skip
+            "--sample-length", "0", "--device", "cpu", *SMALL]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -74,7 +74,9 @@ class RunSession:
     @cached_property
     def device(self) -> torch.device:
         """The device the run's ``train.device`` names on this machine (resolved on first use)."""
-        return resolve_device(self.device_name, None if self.dist is None else self.dist.local_rank)
+        if self.dist is None:
+            return resolve_device(self.device_name)
+        return resolve_device(self.device_name, self.dist.local_rank, self.dist.local_world_size)
 
     @property
     def resume_hint(self) -> str:

@@ -10,6 +10,10 @@ The trainer uses a :class:`DistributedContext` when the caller passes one or whe
 ``torchrun`` (``WORLD_SIZE > 1`` in the environment). Backend: ``nccl`` on CUDA, ``gloo`` on CPU. Only rank 0
 writes files and shows progress; the logged losses are all-reduced so every rank sees the global means.
 
+Devices (:func:`unrolled.train.trainer.resolve_device`): with ``device="auto"`` (or ``cuda``) each of the
+``LOCAL_WORLD_SIZE`` processes on a machine takes one GPU, ``cuda:LOCAL_RANK``, and a machine with fewer GPUs than
+processes is refused in one line naming both numbers; ``device="cpu"`` trains every rank on the CPU with ``gloo``.
+
 Example (``torchrun --nproc-per-node 2 train.py``)::
 
     >>> ctx = DistributedContext.from_env()        # None outside torchrun
@@ -34,6 +38,7 @@ __all__ = [
     "barrier",
     "destroy_process_group",
     "init_process_group",
+    "local_world_size_from_env",
 ]
 
 
@@ -58,6 +63,8 @@ class DistributedContext:
         backend: ``gloo``, ``nccl`` or ``None`` to choose from the device (``nccl`` on CUDA, else ``gloo``).
         init_method: torch.distributed rendezvous URL; the default ``env://`` reads ``MASTER_ADDR`` and
             ``MASTER_PORT``.
+        local_world_size: processes on this machine (``torchrun``'s ``LOCAL_WORLD_SIZE``); ``None`` when unknown
+            (then at least ``local_rank + 1``). More processes than GPUs is refused for ``device="auto"``.
     """
 
     rank: int
@@ -65,6 +72,7 @@ class DistributedContext:
     local_rank: int = 0
     backend: str | None = None
     init_method: str = "env://"
+    local_world_size: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.world_size, int) or self.world_size < 1:
@@ -73,6 +81,13 @@ class DistributedContext:
             raise ValueError(f"DistributedContext.rank: expected an int in [0, {self.world_size}), got {self.rank!r}")
         if not isinstance(self.local_rank, int) or self.local_rank < 0:
             raise ValueError(f"DistributedContext.local_rank: expected an int >= 0, got {self.local_rank!r}")
+        if self.local_world_size is not None and (
+            not isinstance(self.local_world_size, int) or not self.local_rank < self.local_world_size
+        ):
+            raise ValueError(
+                f"DistributedContext.local_world_size: expected None or an int > local_rank={self.local_rank}, "
+                f"got {self.local_world_size!r}"
+            )
         if self.backend not in (None, "gloo", "nccl"):
             raise ValueError(f"DistributedContext.backend: expected gloo, nccl or None, got {self.backend!r}")
 
@@ -82,15 +97,27 @@ class DistributedContext:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> DistributedContext | None:
-        """Context from ``torchrun``'s ``RANK`` / ``WORLD_SIZE`` / ``LOCAL_RANK``; ``None`` unless
-        ``WORLD_SIZE > 1``."""
+        """Context from ``torchrun``'s ``RANK`` / ``WORLD_SIZE`` / ``LOCAL_RANK`` / ``LOCAL_WORLD_SIZE``; ``None``
+        unless ``WORLD_SIZE > 1``."""
         environ = os.environ if environ is None else environ
         world_size = _env_int(environ, "WORLD_SIZE", 1)
         if world_size <= 1:
             return None
+        local_rank = _env_int(environ, "LOCAL_RANK", 0)
+        local_world_size = _env_int(environ, "LOCAL_WORLD_SIZE", 0) or None
         return cls(
-            rank=_env_int(environ, "RANK", 0), world_size=world_size, local_rank=_env_int(environ, "LOCAL_RANK", 0)
+            rank=_env_int(environ, "RANK", 0),
+            world_size=world_size,
+            local_rank=local_rank,
+            local_world_size=local_world_size,
         )
+
+
+def local_world_size_from_env(local_rank: int, environ: Mapping[str, str] | None = None) -> int:
+    """Processes on this machine: ``LOCAL_WORLD_SIZE`` (set by ``torchrun``), else ``local_rank + 1`` (the least
+    it can be)."""
+    environ = os.environ if environ is None else environ
+    return _env_int(environ, "LOCAL_WORLD_SIZE", local_rank + 1)
 
 
 def init_process_group(ctx: DistributedContext, device: torch.device) -> bool:

@@ -19,14 +19,23 @@ schedule, early stopping, the best-model weights, a progress bar, a metrics file
 callbacks, distributed data parallel training, and checkpoints that resume *exactly*: a run stopped at any step
 and resumed produces the same losses and bit-identical parameters as an uninterrupted run with the same seed.
 
+No host synchronisation in the steady state: a step keeps its loss and gradient norm as device tensors; they are
+read together (one device-to-host copy) every ``log_every`` steps (and at least every 256), at each progress-bar
+refresh (at most twice a second), before validation, checkpoints and the end of an epoch or of ``fit``, and when a
+callback looks at the ``loss`` / ``grad_norm`` / metric of ``on_step_end``'s ``metrics``. The sums behind the
+logged losses are formed on the host from those values in step order, so the metrics file, the bar and the epoch
+losses hold the same numbers as a loop that reads every step. (Distributed training still reads every step: the
+ranks agree on stopping through each step's all-reduce.)
+
 How training ends (``TrainResult.stopped``): ``completed`` (all epochs), ``max_steps``, ``max_time``,
-``early_stopping``,
-``interrupted`` or ``requested`` (a callback called :meth:`Trainer.request_stop`). A NaN or infinite loss (or
-gradient norm when ``clip_norm`` is set) raises :class:`~unrolled.train.errors.TrainingDiverged` (one line: the
-step, epoch and batch, and where the last good checkpoint is) before the parameters are updated; that checkpoint is
-left as it was. Any other exception (a failing callback, a bug in an objective) first writes a checkpoint at the last
-completed step (``checkpoint_on_error``, on by default; single-process runs with a ``run_dir``; a step that raised is
-abandoned, its random draws undone), then propagates, so the work done so far is not lost.
+``early_stopping``, ``interrupted`` or ``requested`` (a callback called :meth:`Trainer.request_stop`). A NaN or
+infinite loss (or gradient norm when it is computed: always with ``clip_norm``) raises
+:class:`~unrolled.train.errors.TrainingDiverged` (one line: the first bad step, its epoch and batch, and where the
+last good checkpoint is) at the next read, so the parameters in memory may have taken the bad step and a few more,
+but no checkpoint and no best weights are written after it: that checkpoint is left as it was. Any other exception
+(a failing callback, a bug in an objective) first writes a checkpoint at the last completed step
+(``checkpoint_on_error``, on by default; single-process runs with a ``run_dir``; a step that raised is abandoned,
+its random draws undone), then propagates, so the work done so far is not lost.
 
 ``max_time`` is a budget per call of :meth:`fit` (per session): a run stopped by it and resumed trains for another
 ``max_time`` seconds. The ``time`` column of the metrics file still counts the run's total training time.
@@ -63,7 +72,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,6 +108,7 @@ __all__ = ["TrainResult", "Trainer", "resolve_device"]
 
 _PARTS = ("optimizer", "scheduler", "rng", "state", "progress")
 _BAR_REFRESH_S = 0.5
+_READ_EVERY = 256  # steps between reads of the device-side losses at the most (also read every log_every steps)
 
 
 @dataclass
@@ -180,6 +190,59 @@ class _Progress:
         return cls(**data)
 
 
+@dataclass(slots=True)
+class _Pending:
+    """One completed optimizer step whose loss (and gradient norm) may still be on the device: tensors until
+    :meth:`Trainer._read_pending` replaces them by floats. ``step``, ``epoch`` and ``batch`` are 1-based."""
+
+    loss: torch.Tensor | float
+    norm: torch.Tensor | float | None
+    count: int
+    step: int
+    epoch: int
+    batch: int
+    read: bool = False
+
+
+class _StepMetrics(Mapping[str, Any]):
+    """``on_step_end``'s ``metrics``: plain numbers; the loss, metric and gradient norm are read from the device
+    only when a callback looks at one of them (a callback that ignores them costs no synchronisation)."""
+
+    def __init__(self, trainer: Trainer, entry: _Pending, fixed: dict[str, Any], metric: str) -> None:
+        self._trainer, self._entry, self._fixed, self._metric = trainer, entry, fixed, metric
+        self._keys = tuple(dict.fromkeys(("step", "epoch", "batch", "loss", "count", "lr", "grad_norm", metric)))
+        self._values: dict[str, Any] | None = None
+
+    def _resolve(self) -> dict[str, Any]:
+        if self._values is None:
+            if not self._entry.read:
+                self._trainer._read_pending()
+            loss = self._entry.loss
+            self._values = {
+                **self._fixed,
+                "loss": loss,
+                "grad_norm": self._entry.norm,
+                self._metric: metric_value(self._metric, loss),
+            }
+        return self._values
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._fixed:
+            return self._fixed[key]
+        if key not in self._keys:
+            raise KeyError(key)
+        return self._resolve()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
 def _rng_to_tree(state: RNGState) -> dict[str, Any]:
     return {"torch_cpu": state.torch_cpu, "torch_cuda": state.torch_cuda, "numpy": state.numpy, "python": state.python}
 
@@ -194,21 +257,43 @@ def _rng_from_tree(tree: dict[str, Any]) -> RNGState:
     )
 
 
-def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
-    """The device ``TrainConfig.device`` names on this machine: ``auto`` is CUDA when available, else the CPU;
-    plain ``cuda`` under distributed training is ``cuda:local_rank``. Raises a one-line ``ValueError`` for CUDA
-    on a machine without it."""
+def resolve_device(name: str, local_rank: int | None = None, local_world_size: int | None = None) -> torch.device:
+    """The device ``TrainConfig.device`` names on this machine.
+
+    ``auto`` is CUDA when available, else the CPU. Under distributed training (``local_rank`` given: one of
+    ``local_world_size`` processes on this machine, default ``LOCAL_WORLD_SIZE`` from ``torchrun``'s environment)
+    ``auto`` and plain ``cuda`` mean one process per GPU, ``cuda:local_rank``, which needs
+    ``local_world_size <= torch.cuda.device_count()``; ``cpu`` trains on the CPU (the ``gloo`` backend).
+
+    Raises:
+        ValueError: one line, for CUDA on a machine without it, for more processes on this machine than GPUs
+            (naming both numbers and the two ways out), or for ``cuda:N`` beyond the GPUs there are.
+    """
     requested = name
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(f"TrainConfig.device={requested!r} but CUDA is not available; use device='cpu' or 'auto'")
-        if name == "cuda" and local_rank is not None:
-            name = f"cuda:{local_rank}"
-        device = torch.device(name)
-        return torch.device("cuda", torch.cuda.current_device() if device.index is None else device.index)
-    return torch.device(name)
+    if not name.startswith("cuda"):
+        return torch.device(name)
+    if not torch.cuda.is_available():
+        raise ValueError(f"TrainConfig.device={requested!r} but CUDA is not available; use device='cpu' or 'auto'")
+    gpus = torch.cuda.device_count()
+    if name == "cuda" and local_rank is not None:
+        if local_world_size is None:
+            local_world_size = dist_utils.local_world_size_from_env(local_rank)
+        if local_world_size > gpus:
+            raise ValueError(
+                f"{local_world_size} processes on this node but {gpus} GPU{'' if gpus == 1 else 's'}: "
+                f"run torchrun --nproc-per-node {gpus}, or pass --device cpu for gloo on the CPU"
+            )
+        name = f"cuda:{local_rank}"
+    device = torch.device(name)
+    index = torch.cuda.current_device() if device.index is None else device.index
+    if index >= gpus:
+        raise ValueError(
+            f"TrainConfig.device={requested!r} resolves to cuda:{index} but this machine has {gpus} "
+            f"GPU{'' if gpus == 1 else 's'} (cuda:0 to cuda:{gpus - 1})"
+        )
+    return torch.device("cuda", index)
 
 
 class Trainer:
@@ -315,6 +400,7 @@ class Trainer:
         self._elapsed_base = 0.0
         self._fit_t0 = self._interval_t0 = self._bar_t0 = time.perf_counter()
         self._bar_loss_sum, self._bar_count = 0.0, 0
+        self._pending: list[_Pending] = []  # completed steps whose loss / gradient norm are not read yet
 
     # ------------------------------------------------------------------ small public helpers
     @property
@@ -367,7 +453,9 @@ class Trainer:
         self.close()
 
     def _resolve_device(self) -> torch.device:
-        return resolve_device(self.config.device, None if self.dist is None else self.dist.local_rank)
+        if self.dist is None:
+            return resolve_device(self.config.device)
+        return resolve_device(self.config.device, self.dist.local_rank, self.dist.local_world_size)
 
     def _emit(self, hook: str, *args: Any) -> None:
         for callback in self.callbacks:
@@ -471,6 +559,7 @@ class Trainer:
             self._write_checkpoint()
 
     def _write_checkpoint(self) -> None:
+        self._read_pending()  # the sums it saves; a diverged step raises before anything is written
         p = self._progress
         p.elapsed = self._elapsed()
         rng = get_rng_state()
@@ -625,6 +714,7 @@ class Trainer:
         self._elapsed_base = p.elapsed
         self._fit_t0 = self._interval_t0 = self._bar_t0 = time.perf_counter()
         self._bar_loss_sum, self._bar_count = 0.0, 0
+        self._pending = []
         previous_handler = self._install_sigint()
         try:
             self._open_outputs()
@@ -647,6 +737,7 @@ class Trainer:
                 if cfg.checkpoint_on_error:
                     self._save_after_error()
                 raise
+            self._read_pending()  # the last steps' losses: a NaN among them raises here
             if self._timed_out() and valid_data is not None and p.last_valid_step != p.step:
                 with self._not_training():
                     self._validate_once(valid_data, valid_reduce, final=True)
@@ -753,8 +844,6 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         result = self._check_result(self.objective(self.train_model, batch, state), "objective")
         loss, count, stop = self._global_loss(result)
-        if not math.isfinite(loss):
-            self._diverged("loss", loss)
         total = result.loss
         penalty = weight_penalty(self.model, cfg.l1, cfg.l2)
         if penalty is not None:
@@ -764,54 +853,41 @@ class Trainer:
         logging = (p.step + 1) % cfg.log_every == 0
         refresh = self._bar.enabled and (logging or now - self._bar_t0 >= _BAR_REFRESH_S)
         grad_norm = self._clip(need_norm=logging or refresh)
-        if grad_norm is not None and not math.isfinite(grad_norm):
-            self._diverged("gradient norm", grad_norm)
         self.optimizer.step()
 
-        # the step is complete: update the position in one block
+        # the step is complete: update the position in one block (the loss sums when the loss is read)
         self._state = detach_state(result.state) if cfg.carry_state else None
+        entry = _Pending(loss, grad_norm, count, p.step + 1, p.epoch + 1, p.batch + 1)
+        self._pending.append(entry)
         p.step += 1
         p.batch += 1
-        p.epoch_loss_sum += loss * count
         p.epoch_count += count
-        p.interval_loss_sum += loss * count
         p.interval_count += count
+        self._bar_count += count
         self._step_snapshot = None
         if stop is not None:
             self._stop_reason = stop
 
-        metric = metric_value(cfg.metric, loss)
+        if refresh or logging or len(self._pending) >= _READ_EVERY:
+            self._read_pending()
         postfix = None
-        self._bar_loss_sum += loss * count
-        self._bar_count += count
         if refresh:
+            now = time.perf_counter()  # after the read: the device has finished the window's steps
             bar_loss = self._bar_loss_sum / self._bar_count
             postfix = format_postfix(
                 bar_loss,
                 cfg.metric,
                 metric_value(cfg.metric, bar_loss),
                 self._bar_count / max(now - self._bar_t0, 1e-9),
-                grad_norm,
+                entry.norm,
                 self.lr,
             )
             self._bar_t0, self._bar_loss_sum, self._bar_count = now, 0.0, 0
         self._bar.update(1, postfix)
         if logging:
-            self._log_train(grad_norm)
-        self._emit(
-            "on_step_end",
-            p.step,
-            {
-                "step": p.step,
-                "epoch": p.epoch + 1,
-                "batch": p.batch,
-                "loss": loss,
-                "count": count,
-                "lr": self.lr,
-                "grad_norm": grad_norm,
-                cfg.metric: metric,
-            },
-        )
+            self._log_train(entry.norm)
+        fixed = {"step": p.step, "epoch": p.epoch + 1, "batch": p.batch, "count": count, "lr": self.lr}
+        self._emit("on_step_end", p.step, _StepMetrics(self, entry, fixed, cfg.metric))
         if cfg.eval_every != "epoch" and valid_data is not None and p.step % cfg.eval_every == 0:
             self._validate(valid_data, valid_reduce)
         if cfg.checkpoint_every is not None and p.step % cfg.checkpoint_every == 0:
@@ -819,10 +895,12 @@ class Trainer:
         if cfg.max_time is not None and self._stop_reason is None and self._session_elapsed() >= cfg.max_time:
             self.request_stop("max_time")
 
-    def _global_loss(self, result: StepResult) -> tuple[float, int, str | None]:
-        """The step's loss and count over all ranks, and whether some rank asked to stop."""
+    def _global_loss(self, result: StepResult) -> tuple[torch.Tensor | float, int, str | None]:
+        """The step's loss and count over all ranks, and whether some rank asked to stop. A single process keeps
+        the loss on the device (read later by :meth:`_read_pending`); distributed training reads it now, with the
+        ranks' stop requests."""
         if self.dist is None:
-            return result.loss.item(), result.count, None
+            return result.loss.detach(), result.count, None
         pending = self._pending_stop
         stats = torch.tensor(
             [0.0, float(result.count), float(pending == "interrupted"), float(pending is not None)],
@@ -837,23 +915,53 @@ class Trainer:
             self._pending_stop = None
         return loss_sum / count, int(count), stop
 
-    def _clip(self, need_norm: bool) -> float | None:
-        """Clip gradients as configured; returns the global norm (before norm clipping) when computed."""
+    def _clip(self, need_norm: bool) -> torch.Tensor | float | None:
+        """Clip gradients as configured; returns the global norm (before norm clipping) when computed, as a
+        device tensor (not read here: no synchronisation)."""
         cfg = self.config
         if cfg.clip_value is not None:
             nn.utils.clip_grad_value_(self._params, cfg.clip_value)
         if cfg.clip_norm is not None:
-            return float(nn.utils.clip_grad_norm_(self._params, cfg.clip_norm))
+            return nn.utils.clip_grad_norm_(self._params, cfg.clip_norm)
         if need_norm:
             grads = [p.grad for p in self._params if p.grad is not None]
-            return float(nn.utils.get_total_norm(grads)) if grads else 0.0
+            return nn.utils.get_total_norm(grads) if grads else 0.0
         return None
 
-    def _diverged(self, what: str, value: float) -> None:
+    def _read_pending(self) -> None:
+        """Read the losses and gradient norms of the steps not read yet in one device-to-host copy, check them in
+        step order (the first NaN / infinite one raises :class:`TrainingDiverged` naming its step) and add the
+        weighted losses to the epoch, logging-interval and progress-bar sums, in step order as a loop reading
+        every step would."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        tensors = [e.loss for e in pending if isinstance(e.loss, torch.Tensor)]
+        tensors += [e.norm for e in pending if isinstance(e.norm, torch.Tensor)]
+        values = iter(torch.stack(tensors).tolist() if tensors else ())  # the one synchronisation
+        for e in pending:
+            if isinstance(e.loss, torch.Tensor):
+                e.loss = next(values)
+        for e in pending:
+            if isinstance(e.norm, torch.Tensor):
+                e.norm = next(values)
+            e.read = True
         p = self._progress
+        for e in pending:
+            if not math.isfinite(e.loss):
+                self._diverged("loss", e)
+            if e.norm is not None and not math.isfinite(e.norm):
+                self._diverged("gradient norm", e)
+            weighted = e.loss * e.count
+            p.epoch_loss_sum += weighted
+            p.interval_loss_sum += weighted
+            self._bar_loss_sum += weighted
+
+    def _diverged(self, what: str, entry: _Pending) -> None:
+        value = entry.norm if what == "gradient norm" else entry.loss
         kept = f"last good checkpoint kept at {self._checkpoint_path}" if self._checkpoint_path else "no checkpoint"
         raise TrainingDiverged(
-            f"training diverged: {what} is {value} at step {p.step + 1} (epoch {p.epoch + 1}, batch {p.batch + 1}); "
+            f"training diverged: {what} is {value} at step {entry.step} (epoch {entry.epoch}, batch {entry.batch}); "
             f"{kept}; try a lower lr or clip_norm"
         )
 
@@ -886,6 +994,7 @@ class Trainer:
         """One validation pass. ``final`` (the extra pass of a run stopped by ``max_time``) updates the best
         weights but not the schedule or the early-stopping counter, so a resumed run stays exact."""
         cfg, p = self.config, self._progress
+        self._read_pending()  # a diverged step raises before any best weights are written
         loss = self._evaluate(valid_data, reduce)
         row = self._row("valid", loss)  # before the schedule reacts: lr is the rate the model was trained with
         improved = p.best_valid is None or loss < p.best_valid - cfg.min_delta
@@ -917,6 +1026,7 @@ class Trainer:
 
     def _end_epoch(self, valid_data: Iterable[Any] | None, valid_reduce: bool) -> None:
         cfg, p = self.config, self._progress
+        self._read_pending()
         train_loss = p.epoch_loss_sum / p.epoch_count if p.epoch_count else math.nan
         lr = self.lr  # the rate this epoch trained with, before validation or the schedule change it
         if cfg.eval_every == "epoch" and valid_data is not None:
