@@ -1,5 +1,6 @@
 """Two gloo processes on the CPU train like one process on the full batch (DistributedDataParallel)."""
 
+import dataclasses
 import json
 import socket
 
@@ -72,3 +73,76 @@ def test_distributed_training_needs_shardable_data(monkeypatch):
     monkeypatch.delenv("MASTER_PORT", raising=False)
     with pytest.raises(ValueError, match=r"init_method env:// needs MASTER_ADDR and MASTER_PORT set"):
         Trainer(TinyGRU(), mse_objective, ddp_config(), distributed=DistributedContext(rank=0, world_size=2))
+
+
+# --------------------------------------------------------------------------- which device each rank takes
+
+
+@pytest.fixture
+def gpus(monkeypatch):
+    """Pretend this machine has ``n`` GPUs (0: no CUDA at all)."""
+
+    def set_gpus(n):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: n > 0)
+        monkeypatch.setattr(torch.cuda, "device_count", lambda: n)
+        monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+
+    return set_gpus
+
+
+def test_auto_under_torchrun_takes_one_gpu_per_local_process(gpus, monkeypatch):
+    from unrolled.train import resolve_device
+
+    gpus(2)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert resolve_device("auto", local_rank=0) == torch.device("cuda", 0)
+    assert resolve_device("auto", local_rank=1) == torch.device("cuda", 1)
+    assert resolve_device("cuda", local_rank=1, local_world_size=2) == torch.device("cuda", 1)
+    assert resolve_device("auto") == torch.device("cuda", 0)  # a single process: the current device
+    gpus(8)  # more GPUs than processes is fine
+    assert resolve_device("auto", local_rank=3, local_world_size=4) == torch.device("cuda", 3)
+
+
+def test_auto_under_torchrun_refuses_more_processes_than_gpus_in_one_line(gpus, monkeypatch):
+    from unrolled.train import resolve_device
+
+    gpus(1)
+    expected = (
+        "4 processes on this node but 1 GPU: run torchrun --nproc-per-node 1, or pass --device cpu for gloo on the CPU"
+    )
+    for rank in (0, 3):  # every rank says the same, rank 0 included (it has a GPU but its peers do not)
+        with pytest.raises(ValueError) as err:
+            resolve_device("auto", local_rank=rank, local_world_size=4)
+        assert str(err.value) == expected
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "3")  # torchrun's environment when the caller does not say
+    gpus(2)
+    with pytest.raises(ValueError, match=r"^3 processes on this node but 2 GPUs: run torchrun --nproc-per-node 2,"):
+        resolve_device("cuda", local_rank=0)
+    with pytest.raises(ValueError, match=r"resolves to cuda:2 but this machine has 2 GPUs \(cuda:0 to cuda:1\)"):
+        resolve_device("cuda:2")
+
+    # through the Trainer: refused before any process group is joined
+    ctx = DistributedContext(rank=0, world_size=3, local_rank=0, local_world_size=3)
+    with pytest.raises(ValueError, match=r"^3 processes on this node but 2 GPUs"):
+        Trainer(TinyGRU(), mse_objective, dataclasses.replace(ddp_config(), device="auto"), distributed=ctx)
+
+
+def test_cpu_under_torchrun_is_the_cpu_whatever_gpus_exist(gpus):
+    from unrolled.train import resolve_device
+
+    for n in (0, 1):
+        gpus(n)
+        assert resolve_device("cpu", local_rank=3, local_world_size=4) == torch.device("cpu")
+    gpus(0)
+    assert resolve_device("auto", local_rank=3, local_world_size=4) == torch.device("cpu")  # no CUDA: gloo
+    with pytest.raises(ValueError, match=r"device='cuda' but CUDA is not available"):
+        resolve_device("cuda", local_rank=0, local_world_size=2)
+
+
+def test_distributed_context_reads_the_local_world_size():
+    env = {"WORLD_SIZE": "8", "RANK": "5", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "4"}
+    ctx = DistributedContext.from_env(env)
+    assert (ctx.rank, ctx.world_size, ctx.local_rank, ctx.local_world_size) == (5, 8, 1, 4)
+    assert DistributedContext.from_env({"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1"}).local_world_size is None
+    with pytest.raises(ValueError, match=r"local_world_size: expected None or an int > local_rank=2, got 2"):
+        DistributedContext(rank=2, world_size=4, local_rank=2, local_world_size=2)
