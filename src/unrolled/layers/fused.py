@@ -170,20 +170,28 @@ def _params(cell: RecurrentCell) -> list[Tensor]:
     return ps
 
 
+def kernel_weights(cells: Sequence[RecurrentCell]) -> list[Tensor]:
+    """The tensors torch's kernel reads for one layer, in torch.nn.RNNBase's order: per direction ``weight_ih``,
+    ``weight_hh``, ``bias_ih``, ``bias_hh`` (with biases), ``weight_hr`` (with an LSTM projection)."""
+    return [p for c in cells for p in _params(c)]
+
+
 def run_fused(
     cells: Sequence[RecurrentCell],
     x: Tensor,
     states: Sequence,
     lengths: Tensor | None,
     training: bool,
+    weights: Sequence[Tensor] | None = None,
 ) -> tuple[Tensor, list]:
-    """One layer, one or two directions: x (T, B, I) -> outputs (T, B, D*O), final states per direction."""
+    """One layer, one or two directions: x (T, B, I) -> outputs (T, B, D*O), final states per direction.
+    ``weights``: :func:`kernel_weights` of ``cells`` when the caller has them already."""
     twin = common_twin(cells)
     if twin is None:
         raise ValueError(f"run_fused needs standard cells ({STANDARD_CELLS}) of one kind and options")
     kernel = twin.kernel
     is_lstm = twin.mode == "LSTM"  # the one mode with a second state tensor c
-    params = [p for c in cells for p in _params(c)]
+    params = list(weights) if weights is not None else kernel_weights(cells)
     has_bias = cells[0].bias_ih is not None
     bidir = len(cells) == 2
     if is_lstm:

@@ -13,7 +13,8 @@ from torch import Tensor, nn
 from unrolled.cells.base import RecurrentCell, State, autocast_enabled, check_positive, state_mismatch
 from unrolled.cells.registry import make_cell
 from unrolled.layers.convert import from_torch, state_from_torch, state_to_torch, to_torch
-from unrolled.layers.fused import STANDARD_CELLS, fusable, fused_runs_under_autocast, run_fused
+from unrolled.layers.flat_weights import Offsets, flatten_layer, is_flat
+from unrolled.layers.fused import STANDARD_CELLS, fusable, fused_runs_under_autocast, kernel_weights, run_fused
 from unrolled.layers.lengths import resolve_lengths, reverse_time, time_mask
 from unrolled.layers.merge import get_concatenated_merge, get_merge
 from unrolled.layers.regularization import variational_mask
@@ -59,6 +60,13 @@ class Recurrent(nn.Module):
     ``"scan"`` under autocast); ``"loop"`` forces the generic loop over ``cell.step``. Every path supports
     double backward (e.g. gradient penalties); the scan path by recomputing its forward as a differentiable
     loop when ``create_graph=True``.
+
+    Flat weights: the weights of every layer that can run torch's kernel are views into one buffer per layer, in
+    the layout cuDNN reads (:mod:`unrolled.layers.flat_weights`; what ``torch.nn.RNNBase.flatten_parameters``
+    does), so cuDNN never copies them at a call. They are flattened on construction, after ``.to()`` /
+    ``.cuda()`` / ``.double()``, ``load_state_dict`` and unpickling or ``copy.deepcopy``, and by ``forward``
+    when a weight was replaced; parameter names, ``state_dict`` and optimizer steps see no difference.
+    :meth:`flat_layers` tells which layers are flat.
 
     Args:
         cell: a registry name (``"elman"``, ``"lstm"``, ``"gru"``, ``"gru_before"``, ``"leaky"``, ``"jordan"``,
@@ -223,6 +231,59 @@ class Recurrent(nn.Module):
                 "ln_gru) and no delays, recurrent dropout or zoneout"
             )
 
+        # per layer, the storage offsets of its flattened kernel weights (None: not flat); see flatten_parameters
+        self._flat_offsets: list[Offsets] = [None] * num_layers
+        self.flatten_parameters()
+        self.register_load_state_dict_post_hook(_flatten_after_load)
+
+    # --- flat weights (unrolled.layers.flat_weights) ----------------------------------------------------------
+    def _layer_cells(self, layer: int) -> list[RecurrentCell]:
+        D = self.num_directions
+        return list(self.cells[layer * D : (layer + 1) * D])
+
+    def flatten_parameters(self) -> None:
+        """Make the weights of every layer that can run torch's kernel views into one buffer per layer, in the
+        layout cuDNN reads (``torch._cudnn_rnn_flatten_weight`` on CUDA, the same order packed on CPU), as
+        ``torch.nn.RNNBase.flatten_parameters`` does; layers already flat are left alone. Called on construction,
+        after ``.to()``, ``load_state_dict`` and unpickling, and by ``forward`` when a weight was replaced."""
+        offsets = self.__dict__.setdefault("_flat_offsets", [None] * self.num_layers)
+        for layer in range(self.num_layers):
+            if not self._fused[layer]:
+                offsets[layer] = None
+                continue
+            cells = self._layer_cells(layer)
+            if not is_flat(kernel_weights(cells), offsets[layer]):
+                offsets[layer] = flatten_layer(cells)
+
+    def flat_layers(self) -> list[bool]:
+        """Per layer: whether the weights torch's kernel reads are now views into that layer's one buffer (False
+        for layers that cannot run fused, and for weights that are not plain parameters, e.g. under weight drop
+        in training)."""
+        return [
+            self._fused[layer] and is_flat(kernel_weights(self._layer_cells(layer)), self._flat_offsets[layer])
+            for layer in range(self.num_layers)
+        ]
+
+    def _kernel_weights(self, layer: int, cells: list[RecurrentCell]) -> list[Tensor]:
+        """``layer``'s weights for torch's kernel, flattened again first if they stopped being flat (a parameter
+        replaced, or its storage changed by hand); the separate tensors are used as they are while tracing or
+        compiling, or when they cannot be flattened (same numbers, only cuDNN copies them)."""
+        weights = kernel_weights(cells)
+        if not is_flat(weights, self._flat_offsets[layer]) and not _tracing():
+            self._flat_offsets[layer] = flatten_layer(cells)  # same tensor objects, storage moved
+        return weights
+
+    def _apply(self, fn, recurse: bool = True):
+        # .to() / .cuda() / .double() / .half() convert each parameter on its own: gather them again
+        module = super()._apply(fn, recurse)
+        self.flatten_parameters()
+        return module
+
+    def __setstate__(self, state: dict) -> None:
+        # pickle and copy.deepcopy rebuild each parameter on its own storage: gather them again
+        super().__setstate__(state)
+        self.flatten_parameters()
+
     # ------------------------------------------------------------------------------------------------------
     @property
     def uses_fused(self) -> list[bool]:
@@ -334,8 +395,10 @@ class Recurrent(nn.Module):
         for layer in range(self.num_layers):
             idx = range(layer * D, (layer + 1) * D)
             if self._runs_fused(layer, layer_in, teacher, B):
+                cells = [self.cells[i] for i in idx]
+                weights = self._kernel_weights(layer, cells)
                 out, finals = run_fused(
-                    [self.cells[i] for i in idx], layer_in, [states[i] for i in idx], lengths, self.training
+                    cells, layer_in, [states[i] for i in idx], lengths, self.training, weights
                 )  # (T, B, D*O)
                 out = self._merge_concatenated(out)  # (T, B, D*O) -> (T, B, O) unless concat
             else:
@@ -420,6 +483,15 @@ class Recurrent(nn.Module):
     def state_from_torch(self, hx: Tensor | tuple[Tensor, ...]) -> tuple:
         """The inverse of :meth:`state_to_torch`."""
         return state_from_torch(self, hx)
+
+
+def _flatten_after_load(module: Recurrent, incompatible_keys: Any) -> None:
+    """``load_state_dict`` post-hook: ``copy_`` (the default) keeps the views, ``assign=True`` replaces them."""
+    module.flatten_parameters()
+
+
+def _tracing() -> bool:
+    return torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling()
 
 
 def _flatten(state: Any) -> list[Tensor]:
