@@ -15,7 +15,15 @@ from unrolled.data.windows import SCALERS
 from unrolled.models.forecaster import STRATEGIES
 from unrolled.train.config import TrainConfig
 
-__all__ = ["FITTED", "FILLS", "ForecastDataConfig", "ForecastModelConfig", "ForecastRunConfig", "model_families"]
+__all__ = [
+    "FITTED",
+    "FILLS",
+    "ForecastDataConfig",
+    "ForecastModelConfig",
+    "ForecastRunConfig",
+    "inapplicable_keys",
+    "model_families",
+]
 
 #: families fitted without the Trainer (closed form or EM); their parameters are saved as RUN/model.safetensors
 FITTED = ("esn", "ar", "lds")
@@ -25,6 +33,36 @@ FILLS = ("none", "linear")
 
 def model_families() -> list[str]:
     return [*FITTED, *CELLS]
+
+
+#: the settings only one kind of model uses (besides ``model.model``, ``model.imputer`` and the data keys all use)
+NETWORK_KEYS = ("model.strategy", "model.hidden", "model.layers", "model.dropout", "model.gaussian", "data.batch_size")
+OWN_KEYS = {
+    "esn": ("model.units", "model.spectral_radius", "model.leak_rate", "model.input_scaling", "model.ridge",
+            "model.washout", "train.seed"),  # the seed draws the reservoir
+    "ar": ("model.ar_order", "model.max_order"),
+    "lds": ("model.lds_state_dim", "model.em_iters", "train.seed"),  # the seed draws EM's starting point
+}  # fmt: skip
+#: display settings every model accepts (a fitted model has no progress bar or loss curve, and nothing to change)
+DISPLAY_KEYS = ("train.progress", "train.plot")
+#: why a family cannot use another family's settings, for the error
+HOW_FITTED = {
+    "esn": "a fixed reservoir and a ridge readout fit in closed form",
+    "ar": "fit in closed form",
+    "lds": "fit by EM",
+}
+
+
+def inapplicable_keys(family: str, keys: set[str]) -> list[str]:
+    """The ``section.key`` settings among ``keys`` (those the user gave) that models of ``family`` cannot use, in
+    sorted order: for the fitted families (:data:`FITTED`) every ``train`` key but their own and the display ones,
+    the network settings and the other families' settings; for a network the fitted families' settings."""
+    others = {k for fam, own in OWN_KEYS.items() if fam != family for k in own}
+    if family in FITTED:
+        allowed = set(OWN_KEYS[family]) | set(DISPLAY_KEYS)
+        bad = {k for k in keys if k.startswith("train.") or k in NETWORK_KEYS or k in others}
+        return sorted(bad - allowed)
+    return sorted(k for k in keys if k in others and not k.startswith("train."))
 
 
 def _int(section: str, name: str, value: object, lo: int) -> None:

@@ -17,7 +17,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from unrolled.tasks.forecast.config import FILLS, ForecastRunConfig, model_families
+from unrolled.config_io import ConfigError
+from unrolled.tasks.forecast.config import (
+    FILLS,
+    HOW_FITTED,
+    OWN_KEYS,
+    ForecastRunConfig,
+    inapplicable_keys,
+    model_families,
+)
 from unrolled.tasks.options import RESUME_KEYS, RESUME_OPTIONS, training_options
 from unrolled.tasks.spec import Command, Option, Report, Task
 
@@ -66,6 +74,39 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
         clip="clip the global gradient norm (default 5)",
     ),
 )  # fmt: skip
+
+
+#: a pointer to the setting that does what a refused one would, by (family, key)
+_INSTEAD = {
+    ("esn", "train.l2"): "the readout's penalty is --ridge",
+    ("lds", "train.epochs"): "EM iterations are --set model.em_iters=N",
+}
+
+
+def prepare(raw: dict[str, Any], explicit: set[str], given: dict[str, Any]) -> None:
+    """Refuse, in one line, the settings the user gave (flags, ``--config`` keys, ``--set``) that the chosen model
+    cannot use: training flags for the models fitted in closed form or by EM, another family's settings."""
+    family = raw.get("model", {}).get("model") if isinstance(raw.get("model"), dict) else None
+    if not isinstance(family, str) or family not in model_families():
+        return  # the typed config names the bad value
+    bad = inapplicable_keys(family, explicit)
+    if not bad:
+        return
+    flags = {o.key: o.flag for o in TRAIN_OPTIONS if o.dest in given and o.key is not None}
+    names = [flags.get(k, k) for k in bad]  # the flag the user typed, else the key of --set / --config
+    if family in HOW_FITTED:
+        how = HOW_FITTED[family]
+    else:  # a network given the settings of fitted families
+        owners = sorted({f for f, own in OWN_KEYS.items() for k in bad if k in own})
+        how = f"a recurrent network; {', '.join(names)} {'is' if len(names) == 1 else 'are'} for --model " + (
+            " / ".join(owners)
+        )
+    hints = [_INSTEAD[family, k] for k in bad if (family, k) in _INSTEAD]
+    verb, it = ("does", "it") if len(names) == 1 else ("do", "them")
+    raise ConfigError(
+        f"{', '.join(names)} {verb} not apply to --model {family} ({how}); remove {it}"
+        + "".join(f" ({h})" for h in hints)
+    )
 
 
 def evaluate(run_dir: Path, opts: dict[str, Any]) -> Report:
@@ -203,4 +244,5 @@ TASK = Task(
     resume_options=RESUME_OPTIONS,
     resume_keys=RESUME_KEYS,
     commands=(FORECAST, IMPUTE),
+    prepare=prepare,
 )
