@@ -9,6 +9,7 @@ import torch
 from unrolled.cells.elman import ElmanCell
 from unrolled.cells.gru import GRUCell
 from unrolled.cells.jordan import JordanCell
+from unrolled.cells.layernorm import LayerNormGRUCell, LayerNormLSTMCell
 from unrolled.cells.leaky import LeakyCell
 from unrolled.cells.lstm import LSTMCell
 from unrolled.layers.triton import routing, triton_runs
@@ -25,6 +26,7 @@ def test_covered_cells_run_on_cuda_only(installed):
         ElmanCell(3, 8, "relu"),
         LeakyCell(3, 8, learn_tau=True),
         GRUCell(3, 64, reset="before"),
+        LayerNormLSTMCell(3, 64),
     ):
         assert triton_runs(cell, "cuda")
         assert not triton_runs(cell, "cpu")
@@ -35,6 +37,8 @@ def test_the_rest_stays_on_the_scan_path(installed):
         ElmanCell(3, 129),  # W no longer fits on chip (one 256 x 256 tile)
         GRUCell(3, 65, reset="before"),  # three 128 x 128 tiles
         GRUCell(3, 8, reset="after"),
+        LayerNormLSTMCell(3, 65),  # four 128 x 128 tiles
+        LayerNormGRUCell(3, 8),
         LSTMCell(3, 8),
         JordanCell(3, 8, 2),
         ElmanCell(3, 8).double(),

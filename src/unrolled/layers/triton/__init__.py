@@ -12,9 +12,10 @@ gradient passed through past each sequence's end), with the scan path's contract
 each sequence's final state at its own last step, nothing past an end in any gradient.
 
 Covered: :class:`~unrolled.cells.ElmanCell` (tanh, relu, sigmoid), :class:`~unrolled.cells.LeakyCell` (fixed
-or learned time constants, tanh/relu/sigmoid), :class:`~unrolled.cells.GRUCell` with ``reset="before"``, in
-float32, while the weights fit on chip (:data:`~unrolled.layers.triton.kernel.MAX_ON_CHIP`: H <= 128 for
-Elman and leaky, H <= 64 for the GRU). Tested on the CPU under Triton's interpreter (``TRITON_INTERPRET=1``)
+or learned time constants, tanh/relu/sigmoid), :class:`~unrolled.cells.GRUCell` with ``reset="before"`` and
+:class:`~unrolled.cells.LayerNormLSTMCell`, in float32, while the weights fit on chip
+(:data:`~unrolled.layers.triton.kernel.MAX_ON_CHIP`: H <= 128 for Elman and leaky, H <= 64 for the GRU and the
+LN-LSTM). Tested on the CPU under Triton's interpreter (``TRITON_INTERPRET=1``)
 against the scan path; GPU speed is unmeasured.
 
 Triton is optional: nothing here imports it until a kernel is launched (the ``*_jit`` modules), and
@@ -22,8 +23,9 @@ Triton is optional: nothing here imports it until a kernel is launched (the ``*_
 
 Modules: :mod:`~unrolled.layers.triton.kernel` (the host-side contract, launch helpers),
 :mod:`~unrolled.layers.triton.function` (the autograd Function, :func:`run_triton`), one host module and one
-``*_jit`` module per cell (``elman``, ``leaky``, ``gru``), :mod:`~unrolled.layers.triton.jit_common` (device
-functions), :mod:`~unrolled.layers.triton.registry` and :mod:`~unrolled.layers.triton.routing`.
+``*_jit`` module per cell (``elman``, ``leaky``, ``gru``, ``layernorm``),
+:mod:`~unrolled.layers.triton.jit_common` (device functions), :mod:`~unrolled.layers.triton.registry` and
+:mod:`~unrolled.layers.triton.routing`.
 """
 
 from unrolled.layers.triton.function import run_triton

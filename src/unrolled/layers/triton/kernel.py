@@ -15,7 +15,8 @@ from unrolled.layers.scan.registry import scan_kernel
 #: rows of the batch one program owns (tl.dot needs at least 16 on a GPU); unmeasured on GPU, a starting point
 BLOCK_B = 16
 #: fp32 elements of recurrent weights one program keeps on chip for all steps (64 KiB): Elman and leaky run up to
-#: H = 128 (one H x H tile), GRU up to H = 64 (three tiles); larger layers stay on the scan path
+#: H = 128 (one H x H tile), GRU and LN-LSTM up to H = 64 (three and four tiles); larger layers stay on the scan
+#: path
 MAX_ON_CHIP = 128 * 128
 #: tl.dot precision: "ieee" (exact fp32, what the tests check); "tf32" is faster on Ampere and later
 PRECISION = "ieee"

@@ -8,10 +8,12 @@ from typing import Any
 from unrolled.cells.base import RecurrentCell
 from unrolled.cells.elman import ElmanCell
 from unrolled.cells.gru import GRUCell
+from unrolled.cells.layernorm import LayerNormLSTMCell
 from unrolled.cells.leaky import LeakyCell
 from unrolled.layers.triton.elman import elman_kernel
 from unrolled.layers.triton.gru import gru_kernel
 from unrolled.layers.triton.kernel import TritonKernel
+from unrolled.layers.triton.layernorm import ln_lstm_kernel
 from unrolled.layers.triton.leaky import leaky_kernel
 
 #: cell class -> factory of its Triton kernel (None where the cell's configuration has none)
@@ -19,6 +21,7 @@ TRITON_KERNELS: dict[type, Callable[[Any], TritonKernel | None]] = {
     ElmanCell: elman_kernel,
     LeakyCell: leaky_kernel,
     GRUCell: gru_kernel,
+    LayerNormLSTMCell: ln_lstm_kernel,
 }
 
 
