@@ -1,13 +1,13 @@
 """Speed of the fused Triton kernels (``unrolled.layers.triton``) against the scan path and cuDNN's LSTM, same process.
 
-For each custom cell with a Triton kernel (Elman tanh and relu, leaky, GRU reset before): forward+backward time
+For each custom cell with a Triton kernel (Elman tanh and relu, leaky, GRU reset before, LN-LSTM): forward+backward time
 (loss ``y.sum()``, gradients of the input and every parameter) of one direction of one layer run three ways,
 ``cell.project_input`` included: the fused Triton kernels (:func:`run_triton`), the scan path (:func:`scan`), and
 ``torch.nn.LSTM`` (cuDNN) of the same sizes as the reference. Ratios are medians over rounds of same-round
 ratios (``_timing.py``); lower is better, < 1 is faster. ×LSTM is the issue's measure (target: Elman and leaky
 <= 1.0, the others <= 1.5).
 
-The kernels keep the recurrent weights on chip (Elman and leaky H <= 128, GRU H <= 64), so the default
+The kernels keep the recurrent weights on chip (Elman and leaky H <= 128, GRU and LN-LSTM H <= 64), so the default
 configurations are sizes where they run; larger H prints "does not fit" (the layer stays on the scan path).
 
     python benchmarks/triton_cells.py --device cuda                 # configurations S, M, L
@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import interleaved, machine  # noqa: E402
 from unrolled.cells.elman import ElmanCell  # noqa: E402
 from unrolled.cells.gru import GRUCell  # noqa: E402
+from unrolled.cells.layernorm import LayerNormLSTMCell  # noqa: E402
 from unrolled.cells.leaky import LeakyCell  # noqa: E402
 from unrolled.layers.scan import scan  # noqa: E402
 
@@ -46,10 +47,11 @@ CELLS: dict[str, Callable[[int, int], nn.Module]] = {
     "elman relu": lambda i, h: ElmanCell(i, h, nonlinearity="relu"),
     "leaky": lambda i, h: LeakyCell(i, h, tau_range=(1.0, 10.0)),
     "gru before": lambda i, h: GRUCell(i, h, reset="before"),
+    "ln_lstm": lambda i, h: LayerNormLSTMCell(i, h),
 }
 
 
-def training_step(fn: Callable, cell: nn.Module, x: torch.Tensor, h0: torch.Tensor, sync: bool) -> Callable[[], None]:
+def training_step(fn: Callable, cell: nn.Module, x: torch.Tensor, h0, sync: bool) -> Callable[[], None]:
     def run() -> None:
         cell.zero_grad(set_to_none=True)
         x.grad = None
@@ -80,15 +82,15 @@ def run_config(key: str, device: torch.device, rounds: int) -> str:
     torch.manual_seed(0)
     sync = device.type == "cuda"
     x = torch.randn(T, B, I, device=device, requires_grad=True)
-    h0 = torch.zeros(B, H, device=device)
     candidates: dict[str, Callable[[], None]] = {"nn.LSTM": lstm_step(nn.LSTM(I, H).to(device), x, sync)}
     fits: dict[str, bool] = {}
     for label, make in CELLS.items():
         cell = make(I, H).to(device)
         fits[label] = triton_kernel(cell).fits()
-        candidates[label + " scan"] = training_step(scan, cell, x, h0, sync)
+        state0 = cell.init_state(B, device)
+        candidates[label + " scan"] = training_step(scan, cell, x, state0, sync)
         if fits[label]:
-            candidates[label + " triton"] = training_step(run_triton, cell, x, h0, sync)
+            candidates[label + " triton"] = training_step(run_triton, cell, x, state0, sync)
     timings = interleaved(candidates, rounds, warmup=2)
     lines = [
         f"config {key}: B={B} T={T} I={I} H={H}, forward+backward, {rounds} rounds, device {device}",
