@@ -17,7 +17,15 @@ from unrolled.cells import (
     LSTMCell,
 )
 from unrolled.layers.lengths import time_mask
-from unrolled.layers.scan import _capture, _ScanFunction, scan, scan_kernel, supports_scan
+from unrolled.layers.scan import (
+    DoubleBackwardNotPrepared,
+    _capture,
+    _ScanFunction,
+    double_backward,
+    scan,
+    scan_kernel,
+    supports_scan,
+)
 from unrolled.layers.scan.kernel import transposed
 from unrolled.layers.unroll import UnrollOptions, unroll, unroll_plain
 
@@ -187,18 +195,48 @@ def test_no_grad_forward_equals_grad_forward_and_keeps_no_workspace(name, monkey
             assert len(kept) <= 2, f"{key}: {len(kept)} per-step tensors were kept without gradients"
 
 
-def test_saved_tensors_are_only_the_workspace():
-    """LSTM with grad saves xp (for the double backward), state0 (2), W_hh, the output, gates, c_t and tanh(c_t):
-    (T, B, 11H) + small."""
+@pytest.mark.parametrize("keep", [False, True], ids=["first_order", "double_backward"])
+def test_saved_tensors_are_only_the_workspace(keep):
+    """LSTM with grad saves state0 (2), W_hh, the output, gates, c_t and tanh(c_t): (T, B, 7H) + small; xp (for the
+    double backward, 4H per token more) only inside double_backward()."""
     cell = make("lstm")
     T, B = 9, 2
     x = torch.randn(T, B, I, dtype=torch.float64)
     xp = cell.project_input(x)  # autograd saves x and weights for this; count only what the Function saves
     packed = []
     with torch.autograd.graph.saved_tensors_hooks(lambda t: packed.append(t) or t, lambda t: t):
-        scan(cell, xp, cell.init_state(B, dtype=torch.float64))
-    assert len(packed) == 8
-    assert sum(t.numel() for t in packed) == 2 * B * H + 4 * H * H + T * B * (4 * H + H + 4 * H + H + H)
+        with double_backward(keep):
+            scan(cell, xp, cell.init_state(B, dtype=torch.float64))
+    assert len(packed) == 7 + keep
+    assert any(t is xp for t in packed) == keep
+    assert sum(t.numel() for t in packed) == 2 * B * H + 4 * H * H + T * B * (4 * H * keep + H + 4 * H + H + H)
+
+
+@pytest.mark.parametrize("name", ONE_PER_KERNEL)
+def test_xp_is_saved_only_for_a_double_backward(name):
+    """Every kernel: the memory the Function saves per call is smaller by exactly xp outside double_backward()."""
+    cell = make(name)
+    x = torch.randn(6, 2, I, dtype=torch.float64)
+    sizes = []
+    for keep in (False, True):
+        xp = cell.project_input(x)
+        packed = []
+        with torch.autograd.graph.saved_tensors_hooks(lambda t, packed=packed: packed.append(t) or t, lambda t: t):
+            with double_backward(keep):
+                scan(cell, xp, cell.init_state(2, dtype=torch.float64))
+        sizes.append(sum(t.numel() for t in packed))
+    assert sizes[1] - sizes[0] == xp.numel()
+
+
+def test_create_graph_without_double_backward_is_a_one_line_error():
+    cell = make("ln_lstm")
+    x = torch.randn(4, 2, I, dtype=torch.float64, requires_grad=True)
+    y, _ = scan(cell, cell.project_input(x), cell.init_state(2, dtype=torch.float64))
+    with pytest.raises(DoubleBackwardNotPrepared, match=r"double_backward\(\)"):
+        torch.autograd.grad(y.sum(), x, create_graph=True)
+    y, _ = scan(cell, cell.project_input(x), cell.init_state(2, dtype=torch.float64))
+    (gx,) = torch.autograd.grad(y.sum(), x)  # the first-order backward never needs xp
+    assert gx.grad_fn is None and torch.isfinite(gx).all()
 
 
 def test_scan_is_deterministic():
@@ -340,7 +378,8 @@ def test_recurrent_nan_padded_input_equals_unpadded(cell, kwargs):
 # --- double backward -------------------------------------------------------------------------------------
 def penalty_and_its_gradients(fn, cell, x, s0):
     """dL/d(x, state, parameters) with create_graph, and the gradients of their squared norm (a gradient penalty)."""
-    y, s = fn(cell.project_input(x), s0)
+    with double_backward():
+        y, s = fn(cell.project_input(x), s0)
     w = torch.linspace(-1.0, 1.0, y.numel(), dtype=y.dtype).view_as(y)
     loss = (y * w).sum() + sum(0.5 * (p**3).sum() for p in parts(s))
     leaves = [x, *parts(s0), *cell.parameters()]
@@ -382,7 +421,8 @@ def test_double_backward_matches_loop(name, lengths):
 @pytest.mark.parametrize("lengths", [None, [3, 1]], ids=["full", "lengths"])
 def test_gradgradcheck_of_the_function(name, lengths):
     f, inputs = the_function(name, 9, lengths)
-    assert torch.autograd.gradgradcheck(f, inputs, eps=1e-6, atol=1e-6)
+    with double_backward():
+        assert torch.autograd.gradgradcheck(f, inputs, eps=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("cell, peer", [("elman", "RNN"), ("gru", "GRU")])
@@ -397,7 +437,8 @@ def test_recurrent_auto_supports_gradient_penalties_like_torch(cell, peer):
     x = torch.randn(3, 6, I, dtype=torch.float64, requires_grad=True)
     results = []
     for module in (layer, ref):
-        y, _ = module(x)
+        with double_backward():  # the scan path keeps xp for create_graph only when asked
+            y, _ = module(x)
         (gx,) = torch.autograd.grad(y.pow(2).sum(), x, create_graph=True)
         penalty = gx.pow(2).sum()
         results.append(torch.autograd.grad(penalty, [x, *module.parameters()]))

@@ -25,7 +25,10 @@ and the gradient flows backwards as
   ``cell.project_input`` (input weights, input biases, input LayerNorm, ``dx``): the path stays generic.
 * Double backward (``create_graph=True``, e.g. gradient penalties): the backward then recomputes the forward
   from the saved inputs as a differentiable loop over ``cell.step`` and returns autograd's gradient of it,
-  which is differentiable again. It costs a forward and an autograd backward of the generic loop.
+  which is differentiable again. It costs a forward and an autograd backward of the generic loop. Only it
+  reads the projected inputs, so the Function keeps them only for forwards run inside
+  :func:`~unrolled.layers.scan.double_backward` (T·B·G floats saved less per call otherwise); a
+  ``create_graph`` backward of another forward raises :class:`~unrolled.layers.scan.DoubleBackwardNotPrepared`.
 
 Each supported cell supplies a :class:`ScanKernel` (its pointwise forward and backward), resolved once
 through the registry :data:`SCAN_KERNELS`. Covered: :class:`~unrolled.cells.LSTMCell` (plain and peephole,
@@ -40,12 +43,14 @@ the outputs and every saved buffer are zeroed past each sequence's end, and the 
 there, so what the padded steps compute (inf after long padding with exploding weights, NaN from NaN padded
 inputs) never reaches a result or a gradient: the gradients equal those of each sequence run alone.
 
-Modules: :mod:`~unrolled.layers.scan.function` (the Function, :func:`scan`), :mod:`~unrolled.layers.scan.kernel`
+Modules: :mod:`~unrolled.layers.scan.function` (the Function, :func:`scan`), :mod:`~unrolled.layers.scan.double`
+(:func:`double_backward`), :mod:`~unrolled.layers.scan.kernel`
 (the kernel contract and shared helpers), one module per cell family (``elman``, ``lstm``, ``gru``, ``leaky``,
 ``layernorm``), :mod:`~unrolled.layers.scan.registry` and :mod:`~unrolled.layers.scan.routing` (when
 ``backend="auto"`` prefers the scan path to torch's fused kernel).
 """
 
+from unrolled.layers.scan.double import DoubleBackwardNotPrepared, double_backward
 from unrolled.layers.scan.function import _capture as _capture  # private, for the tests
 from unrolled.layers.scan.function import _ScanFunction as _ScanFunction  # private, for the tests
 from unrolled.layers.scan.function import scan
@@ -54,9 +59,11 @@ from unrolled.layers.scan.registry import SCAN_KERNELS, scan_kernel, supports_sc
 from unrolled.layers.scan.routing import SCAN_BEATS_FUSED_ON_CPU, prefer_scan_over_fused
 
 __all__ = [
+    "DoubleBackwardNotPrepared",
     "SCAN_BEATS_FUSED_ON_CPU",
     "SCAN_KERNELS",
     "ScanKernel",
+    "double_backward",
     "prefer_scan_over_fused",
     "scan",
     "scan_kernel",

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from unrolled.cells.base import RecurrentCell, State, autocast_enabled
+from unrolled.layers.scan.double import keeps_inputs, not_prepared_error
 from unrolled.layers.scan.kernel import ScanKernel, Workspace
 from unrolled.layers.scan.registry import SCAN_KERNELS, scan_kernel
 
@@ -42,21 +43,29 @@ def _capture(lengths: Tensor | None, T: int) -> Capture | None:
 def _forward(kernel: ScanKernel, xp: Tensor, state0: tuple, P: tuple, capture: Capture | None, save: bool):
     """The forward loop: outputs (T, B, O), the final state and the workspace (saved buffers when ``save``).
 
+    The steps run in chunks of ``kernel.chunk``; the per-step views of xp and of the outputs are made per chunk
+    (and the kernel's own, in :meth:`~ScanKernel.begin_chunk`), so a call keeps a chunk's worth of view objects
+    alive at a time, not T of each (fewer objects for Python's garbage collector to promote and walk).
+
     With ``capture`` the outputs, and the saved buffers, are zeroed past each sequence's end once the loop is
     done: whatever the padded steps computed (inf or NaN after long padding, NaN padded inputs) is never
     returned and never enters a gradient sum of the backward."""
     T, B = xp.shape[0], xp.shape[1]
     ws = kernel.workspace(xp, state0, P, save)
     out = xp.new_empty(T, B, kernel.output_size)
-    outs = out.unbind(0)
     state, final = state0, None
-    fstep = kernel.fstep
-    for t, xp_t in enumerate(xp.unbind(0)):
-        state = fstep(t, xp_t, state, ws, outs[t])
-        if capture is not None and t in capture.at:
-            m = capture.at[t]
-            prev = final if final is not None else tuple(torch.zeros_like(s) for s in state)
-            final = tuple(torch.where(m, s, f) for s, f in zip(state, prev))
+    fstep, chunk = kernel.fstep, kernel.chunk
+    ends = capture.at if capture is not None else {}
+    for t0 in range(0, T, chunk):
+        t1 = min(t0 + chunk, T)
+        kernel.begin_chunk(ws, t0, t1)
+        for t, xp_t, out_t in zip(range(t0, t1), xp[t0:t1].unbind(0), out[t0:t1].unbind(0)):
+            state = fstep(t, xp_t, state, ws, out_t)
+            if t in ends:
+                m = ends[t]
+                prev = final if final is not None else tuple(torch.zeros_like(s) for s in state)
+                final = tuple(torch.where(m, s, f) for s, f in zip(state, prev))
+        kernel.end_chunk(ws, t0, t1)
     if final is None:
         final = tuple(s.clone() for s in state)
     if save:
@@ -97,7 +106,8 @@ class _ScanFunction(torch.autograd.Function):
         out, final, ws = _forward(kernel, xp, state0, P, capture, save=True)
         ctx.kernel, ctx.capture, ctx.n_state, ctx.n_params = kernel, capture, n_state, len(P)
         ctx.keys = kernel.saved_keys
-        ctx.save_for_backward(xp, *state0, *P, out, *(ws[k] for k in kernel.saved_keys))
+        kept = xp if keeps_inputs() else None  # only a double backward reads xp (see double.py)
+        ctx.save_for_backward(kept, *state0, *P, out, *(ws[k] for k in kernel.saved_keys))
         ctx.set_materialize_grads(False)
         return (out, *final)
 
@@ -117,22 +127,25 @@ class _ScanFunction(torch.autograd.Function):
         needs = ctx.needs_input_grad
         ws["needs"] = needs[4 + n :]  # which of the kernel's params need a gradient
         kernel.begin_backward(ws, state0, out)
-        dys = dout.unbind(0) if dout is not None else None
         ends = capture.at if capture is not None else {T - 1: None}
-        dh: Tensor = dys[T - 1] if dys is not None else torch.zeros_like(state0[0])
+        dh: Tensor = dout[T - 1] if dout is not None else torch.zeros_like(state0[0])
         drest = tuple(torch.zeros_like(s) for s in state0[1:])
         chunk = kernel.chunk
+        dprev, lo = (), 0
         for t in range(T - 1, -1, -1):
             if t == T - 1 or t % chunk == chunk - 1:  # entering the chunk of steps t0..t
-                ws["t0"] = t - t % chunk
-                kernel.factors(ws, state0, out, ws["t0"], t + 1)
+                ws["t0"] = t0 = t - t % chunk
+                kernel.factors(ws, state0, out, t0, t + 1)
+                if dout is not None:  # dL/dy_{t-1} for the chunk's steps, as views made per chunk
+                    lo = max(t0 - 1, 0)
+                    dprev = dout[lo:t].unbind(0)
             if t in ends:
                 m = ends[t]
                 m = None if m is None else m.to(dh.dtype)
                 inject = [None if d is None else (d if m is None else d * m) for d in dfinal]
                 grads = tuple(g if d is None else g + d for g, d in zip((dh, *drest), inject))
                 dh, drest = grads[0], grads[1:]
-            dh, drest = kernel.bstep(t, dh, drest, dys[t - 1] if dys is not None and t > 0 else None, ws)
+            dh, drest = kernel.bstep(t, dh, drest, dprev[t - 1 - lo] if dprev and t > 0 else None, ws)
         dxp, dP = kernel.finish(ws, state0, out, needs[4 + n :])
         dstate0 = tuple(g if need else None for g, need in zip((dh, *drest), needs[4 : 4 + n]))
         return (None, None, None, dxp if needs[3] else None, *dstate0, *dP)
@@ -142,6 +155,8 @@ def _backward_by_recomputation(ctx, dout: Tensor | None, dfinal: tuple) -> tuple
     """The Function's gradients as autograd of :func:`_reference` on the saved inputs, with ``create_graph``."""
     n, nP = ctx.n_state, ctx.n_params
     saved = ctx.saved_tensors
+    if saved[0] is None:  # the forward ran outside double_backward(): xp was not kept
+        raise not_prepared_error()
     inputs = saved[: 1 + n + nP]  # xp, state0, P
     xp, state0, P = inputs[0], inputs[1 : 1 + n], inputs[1 + n :]
     with torch.enable_grad():

@@ -202,6 +202,14 @@ class ScanKernel:
     def workspace(self, xp: Tensor, state0: tuple[Tensor, ...], P: tuple, save: bool) -> Workspace:
         raise NotImplementedError
 
+    def begin_chunk(self, ws: Workspace, t0: int, t1: int) -> None:
+        """Forward, before steps t0..t1-1 (a chunk of at most ``chunk`` steps): e.g. make that chunk's per-step
+        views (default: nothing)."""
+
+    def end_chunk(self, ws: Workspace, t0: int, t1: int) -> None:
+        """Forward, after steps t0..t1-1: e.g. move the chunk's per-step results into (T, ...) buffers
+        (default: nothing)."""
+
     def fstep(self, t: int, xp_t: Tensor, state: tuple[Tensor, ...], ws: Workspace, out_t: Tensor) -> tuple:
         """One forward step: writes y_t into ``out_t`` (B, O) and returns the new state."""
         raise NotImplementedError

@@ -6,7 +6,6 @@ import torch
 
 from unrolled.cells.layernorm import LayerNormGRUCell, LayerNormLSTMCell
 from unrolled.layers.scan.kernel import (
-    ChunkedGradWeight,
     ScanKernel,
     Workspace,
     memory_factors,
@@ -28,18 +27,24 @@ class LayerNormLSTMScan(ScanKernel):
     \mathrm{mean}(\bar{\hat x} \hat x)\big)` runs per step through ATen's ``native_layer_norm_backward`` on the
     mean and reciprocal deviation saved by the forward. The gradients of the recurrent LayerNorm's gain and of
     the cell LayerNorm's gain and shift come out of that kernel too, per step (fused there: cheaper than a
-    reduction over (T, B, ·) after the loop), and are summed once after the loop.
+    reduction over (T, B, ·) after the loop), and are summed once per chunk of steps.
 
     tanh as in :class:`~unrolled.layers.scan.lstm.LSTMScan`, through one sigmoid; the factor 2 of
     :math:`\sigma(2\tilde g)` is folded into the recurrent LayerNorm's gain and into the ``addcmul`` that adds
     xp: :math:`\mathrm{LN}(W_{hh} h; s \odot \alpha_2) + s \odot \mathrm{xp}_t`, :math:`s = 2` on the g rows and
     1 elsewhere.
+
+    Live objects: the per-step views of the saved buffers are made per chunk of ``chunk`` steps (forward in
+    :meth:`begin_chunk`, backward in :meth:`factors`); the per-step LayerNorm statistics are stacked into
+    (T, B, 1) buffers at each chunk's end and the per-step gradients :math:`\delta(W_{hh} h)` and LayerNorm
+    parameter gradients are reduced once per chunk, so a call holds a chunk's worth of small tensors at a time.
     """
 
     n_state = 2
     saved_keys = ("hw", "gates", "c", "tl", "m2", "r2", "m3", "r3")
 
     param_names = ("weight_hh", "ln_hh.weight", "ln_c.weight", "ln_c.bias")
+    _STATS = ("m2", "r2", "m3", "r3")
 
     def __init__(self, cell: LayerNormLSTMCell):
         super().__init__(cell)
@@ -55,52 +60,69 @@ class LayerNormLSTMScan(ScanKernel):
         for key, width in (("hw", 4 * H), ("gates", 4 * H), ("tl", H)):
             ws[key], ws[key + "_t"] = slots(T, save, (B, width), xp)
         ws["c"], ws["c_t"] = slots(T, save, (B, H), xp, scratch=2)
-        g4 = ws["gates"].view(-1, B, 4, H)
-        ws["i_t"], ws["f_t"], ws["g_t"], ws["o_t"] = (steps(g4[:, :, k]) for k in range(4))
-        for key in ("m2", "r2", "m3", "r3"):  # LayerNorm means and reciprocal deviations, per step
-            ws[key] = [None] * T
+        if save:  # LayerNorm means and reciprocal deviations, (T, B, 1), filled at each chunk's end
+            for key in self._STATS:
+                ws[key] = xp.new_empty(T, B, 1)
+        else:  # one scratch step (two for c): views made once
+            self._gate_views(ws, ws["gates"])
         return ws
+
+    @staticmethod
+    def _gate_views(ws: Workspace, gates) -> None:
+        n, B, _ = gates.shape
+        g4 = gates.view(n, B, 4, -1)
+        ws["i_t"], ws["f_t"], ws["g_t"], ws["o_t"] = (steps(g4[:, :, k]) for k in range(4))
+
+    def begin_chunk(self, ws, t0, t1):
+        if ws["save"]:  # this chunk's per-step views of the saved buffers
+            for key in ("hw", "gates", "tl", "c"):
+                ws[key + "_t"] = steps(ws[key][t0:t1])
+            self._gate_views(ws, ws["gates"][t0:t1])
+            ws["k0"] = t0
+            ws["stats_l"] = ([], [], [], [])
+
+    def end_chunk(self, ws, t0, t1):
+        if ws["save"]:
+            for key, values in zip(self._STATS, ws["stats_l"]):
+                torch.stack(values, out=ws[key][t0:t1])
 
     def fstep(self, t, xp_t, state, ws, out_t):
         h, c = state
         _, _, a3, b3 = ws["P"]
-        k = t % len(ws["hw_t"])
+        save = ws["save"]
+        k, kc = (t - ws["k0"], t - ws["k0"]) if save else (0, t & 1)
         hw = torch.mm(h, ws["Wt"], out=ws["hw_t"][k])
         ln, m2, r2 = torch.native_layer_norm(hw, self.shape_hh, ws["a2s"], None, self.eps_hh)
         a = torch.addcmul(ln, xp_t, ws["s"], out=ws["gates_t"][k])  # xp_t + LN(W_hh h), g rows doubled
         i, f, sg, o = ws["i_t"][k], ws["f_t"][k], ws["g_t"][k], ws["o_t"][k]
         a.sigmoid_()  # sg = sigma(2 g~), g = 2 sg - 1
-        ct = ws["c_t"]
-        c_new = torch.mul(f, c, out=ct[t % len(ct)])
+        c_new = torch.mul(f, c, out=ws["c_t"][kc])
         c_new.addcmul_(i, sg, value=2).sub_(i)
         lc, m3, r3 = torch.native_layer_norm(c_new, self.shape_c, a3, b3, self.eps_c)
         torch.mul(o, torch.tanh(lc, out=ws["tl_t"][k]), out=out_t)
-        if ws["save"]:
-            ws["m2"][t], ws["r2"][t], ws["m3"][t], ws["r3"][t] = m2, r2, m3, r3
+        if save:
+            m2_l, r2_l, m3_l, r3_l = ws["stats_l"]
+            m2_l.append(m2)
+            r2_l.append(r2)
+            m3_l.append(m3)
+            r3_l.append(r3)
         return out_t, c_new
-
-    def pack(self, ws: Workspace) -> None:
-        for key in ("m2", "r2", "m3", "r3"):
-            ws[key] = torch.stack(ws[key])  # (T, B, 1)
 
     def begin_backward(self, ws, state0, out):
         T, B, _ = ws["gates"].shape
         H = self.H
         ws["dA"] = out.new_empty(T, B, 4 * H)
-        dA4 = ws["dA"].view(T, B, 4, H)  # per-step views made once: all of dA_t, its i/f/g rows, its o rows
-        ws["dA_t"], ws["dAifg_t"], ws["dAo_t"] = steps(ws["dA"]), steps(dA4[:, :, :3]), steps(dA4[:, :, 3])
         ws["dl"] = out.new_empty(B, H)  # gradient at LN(c)'s output, one reused step
-        ws["dW"] = ChunkedGradWeight(T, B, 4 * H, state0[0], out)
+        ws["dW"], ws["h0"], ws["out"] = None, state0[0], out  # dW_hh, added once per chunk
         needs = ws["needs"]
         ws["mask2"], ws["mask3"] = (True, needs[1], False), (True, needs[2], needs[3])
-        ws["ln_grads"] = []  # per step (da2, da3, db3), summed after the loop
-        for key in ("hw", "c", "m2", "r2", "m3", "r3"):
-            ws[key + "_s"] = steps(ws[key])
-        n = min(self.chunk, T)  # factors, reused by every chunk
+        ws["ln_sums"] = [None, None, None]  # sums over steps of (da2, da3, db3), added once per chunk
+        n = min(self.chunk, T)  # reused by every chunk: factors, the chunk's dL/d(W_hh h)
         ws["K"], ws["K_t"] = slots(n, True, (B, 3, H), out)  # dc -> dA: i, f, g
         for key in ("Ko", "Kl"):  # dh -> dA_o, dh -> d LN(c)
             ws[key], ws[key + "_t"] = slots(n, True, (B, H), out)
         ws["g"], ws["tmp"] = out.new_empty(n, B, H), out.new_empty(n, B, H)
+        ws["dhw_buf"] = out.new_empty(n, B, 4 * H)
 
     def factors(self, ws, state0, out, t0, t1):
         G, tl = ws["gates"][t0:t1], ws["tl"][t0:t1]
@@ -111,27 +133,49 @@ class LayerNormLSTMScan(ScanKernel):
         torch.addcmul(o, o, o, value=-1, out=ws["Ko"][:n]).mul_(tl)  # tanh(LN c) o (1 - o)
         torch.addcmul(G.new_ones(()), tl, tl, value=-1, out=ws["Kl"][:n]).mul_(o)  # o (1 - tanh^2(LN c))
         ws["f_t"] = steps(f)
+        dA4 = ws["dA"][t0:t1].view(n, B, 4, H)  # this chunk's per-step views: dA_t, its i/f/g rows, its o rows
+        ws["dA_t"], ws["dAifg_t"] = steps(ws["dA"][t0:t1]), steps(dA4[:, :, :3])
+        ws["dAo_t"] = steps(dA4[:, :, 3])
+        for key in ("hw", "c", *self._STATS):
+            ws[key + "_s"] = steps(ws[key][t0:t1])
+        ws["t1"], ws["dhw_l"], ws["ln_l"] = t1, [None] * n, []
 
     def bstep(self, t, dh, drest, dy_prev, ws):
         W, a2, a3, b3 = ws["P"]
         k = t - ws["t0"]
         dl = torch.mul(dh, ws["Kl_t"][k], out=ws["dl"])
         dc, da3, db3 = _layer_norm_backward(
-            dl, ws["c_s"][t], self.shape_c, ws["m3_s"][t], ws["r3_s"][t], a3, b3, ws["mask3"]
+            dl, ws["c_s"][k], self.shape_c, ws["m3_s"][k], ws["r3_s"][k], a3, b3, ws["mask3"]
         )
         dc.add_(drest[0])
-        torch.mul(dc.unsqueeze(1), ws["K_t"][k], out=ws["dAifg_t"][t])
-        torch.mul(dh, ws["Ko_t"][k], out=ws["dAo_t"][t])
+        torch.mul(dc.unsqueeze(1), ws["K_t"][k], out=ws["dAifg_t"][k])
+        torch.mul(dh, ws["Ko_t"][k], out=ws["dAo_t"][k])
         dc.mul_(ws["f_t"][k])
         dhw, da2, _ = _layer_norm_backward(
-            ws["dA_t"][t], ws["hw_s"][t], self.shape_hh, ws["m2_s"][t], ws["r2_s"][t], a2, None, ws["mask2"]
+            ws["dA_t"][k], ws["hw_s"][k], self.shape_hh, ws["m2_s"][k], ws["r2_s"][k], a2, None, ws["mask2"]
         )
-        ws["dW"].add(t, dhw)
-        ws["ln_grads"].append((da2, da3, db3))
+        ws["dhw_l"][k] = dhw
+        ws["ln_l"].append((da2, da3, db3))
+        if k == 0:  # the chunk t .. t1 - 1 is done
+            self._end_backward_chunk(ws, t, ws["t1"])
         return mm_into(dy_prev, dhw, W), (dc,)
 
+    def _end_backward_chunk(self, ws, t0, t1):
+        r"""Add the chunk's share of :math:`\partial L/\partial W_{hh} = \sum_t \delta(W_{hh} h)_t^\top h_{t-1}`
+        (one product over the chunk's B (t1 - t0) rows) and of the LayerNorm parameter gradients."""
+        n = t1 - t0
+        if ws["needs"][0]:
+            G = torch.cat(ws["dhw_l"][:n], out=ws["dhw_buf"][:n].view(-1, 4 * self.H))  # (n B, 4H)
+            hp = previous_chunk(ws["h0"], ws["out"], t0, t1).reshape(-1, self.H)  # (n B, H)
+            ws["dW"] = torch.mm(G.t(), hp) if ws["dW"] is None else ws["dW"].addmm_(G.t(), hp)
+        sums = ws["ln_sums"]
+        for j, part in enumerate(sum_steps(ws["ln_l"])):
+            if part is not None:
+                sums[j] = part if sums[j] is None else sums[j].add_(part)
+        ws["dhw_l"], ws["ln_l"] = [None] * n, []
+
     def finish(self, ws, state0, out, needs):
-        return ws["dA"], (ws["dW"].dW if needs[0] else None, *sum_steps(ws["ln_grads"]))
+        return ws["dA"], (ws["dW"] if needs[0] else None, *ws["ln_sums"])
 
 
 class LayerNormGRUScan(ScanKernel):

@@ -1,0 +1,57 @@
+r"""Whether the scan path keeps its projected inputs for a double backward: :func:`double_backward`.
+
+The hand-written first-order backward never reads the projected inputs :math:`\mathrm{xp}` (T, B, G): it reads
+the activations the forward saved. Only a double backward (``torch.autograd.grad(..., create_graph=True)``,
+e.g. a gradient penalty) needs them, to recompute the forward as a differentiable loop. A forward cannot know
+whether its backward will be asked for ``create_graph``, so the caller says so: forwards run inside
+``with double_backward():`` keep xp (G floats per token more), the others do not, and a ``create_graph``
+backward of such a forward raises :class:`DoubleBackwardNotPrepared` with a one-line message naming the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from unrolled.errors import UnrolledError
+
+_KEEP_INPUTS: ContextVar[bool] = ContextVar("unrolled_scan_keep_inputs", default=False)
+
+
+class DoubleBackwardNotPrepared(UnrolledError, RuntimeError):
+    """A ``create_graph`` backward through a scan forward that ran outside :func:`double_backward`."""
+
+
+@contextmanager
+def double_backward(enabled: bool = True) -> Iterator[None]:
+    """Scan forwards run inside keep their projected inputs, so that their backward may be differentiated.
+
+    Args:
+        enabled: keep them (True) or not (False, the default outside the context).
+
+    Example::
+
+        >>> with double_backward():
+        ...     y, _ = layer(x)
+        >>> (gx,) = torch.autograd.grad(y.pow(2).sum(), x, create_graph=True)
+        >>> gx.pow(2).sum().backward()
+    """
+    token = _KEEP_INPUTS.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _KEEP_INPUTS.reset(token)
+
+
+def keeps_inputs() -> bool:
+    """True inside :func:`double_backward` (the scan Function then saves xp)."""
+    return _KEEP_INPUTS.get()
+
+
+def not_prepared_error() -> DoubleBackwardNotPrepared:
+    return DoubleBackwardNotPrepared(
+        "create_graph=True through the scan path needs its forward run inside "
+        "unrolled.layers.scan.double_backward() (it keeps the projected inputs only then); "
+        "or use Recurrent(..., backend='loop')"
+    )
