@@ -49,18 +49,22 @@ class Launch:
     grid: tuple[int]
     block_b: int
     block_h: int
+    num_warps: int
 
     @classmethod
     def of(cls, T: int, B: int, H: int) -> Launch:
-        return cls(T, B, H, ((B + BLOCK_B - 1) // BLOCK_B,), BLOCK_B, block_h(H))
+        bh = block_h(H)
+        # more warps for larger tiles, to hold the on-chip weights in registers (a guess, unmeasured on GPU)
+        return cls(T, B, H, ((B + BLOCK_B - 1) // BLOCK_B,), BLOCK_B, bh, 4 if bh <= 32 else 8)
 
     def flags(self, lengths: Tensor | None) -> dict:
-        """The compile-time constants every kernel takes."""
+        """The compile-time constants every kernel takes, and the launch's warps."""
         return {
             "HAS_LEN": lengths is not None,
             "BLOCK_B": self.block_b,
             "BLOCK_H": self.block_h,
             "PRECISION": PRECISION,
+            "num_warps": self.num_warps,
         }
 
 
