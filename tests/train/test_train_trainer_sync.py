@@ -231,3 +231,21 @@ def test_no_checkpoint_or_best_weights_are_written_after_a_bad_step(tmp_path):
     with pytest.raises(TrainingDiverged, match=r"loss is nan at step 3 "):
         trainer.fit(batches(10), batches(2))
     assert trainer.step == 5 and not (tmp_path / "v" / "best").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_no_synchronisation_between_reads_on_cuda():
+    """On a GPU, torch itself flags every synchronising call between two reads as an error."""
+
+    class Strict(Callback):
+        def on_step_end(self, trainer, step, metrics):
+            torch.cuda.set_sync_debug_mode("error" if 3 <= step < 40 else "default")
+
+    device = torch.device("cuda")
+    data = [tuple(t.to(device) for t in batch) for batch in batches(50)]
+    cfg = config(device="cuda", log_every=1000, clip_norm=1.0)
+    try:
+        result = Trainer(nn.Linear(3, 2), objective, cfg, callbacks=[Strict()]).fit(data)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert result.steps == 50 and math.isfinite(result.train_losses[0])
