@@ -55,3 +55,18 @@ def test_nan_past_the_end_reaches_nothing():
     assert torch.isfinite(y).all() and torch.isfinite(h).all()
     assert (y[2:, 1] == 0).all()
     assert torch.isfinite(h0.grad).all() and torch.isfinite(cell.weight_hh.grad).all()
+
+
+@pytest.mark.parametrize("lengths", [None, [3, 1]])
+def test_streamed_kernels_equal_the_plain_loop(lengths, monkeypatch, loop_reference, triton_result, loss, same):
+    """Weights too large for the chip: W and h_{t-1} streamed in 16 x 16 tiles (H = 40: two full tiles and a
+    partial one)."""
+    from unrolled.layers.triton import kernel
+
+    monkeypatch.setattr(kernel, "MAX_ON_CHIP", 0)
+    monkeypatch.setattr(kernel, "STREAM_TILE", 16)
+    torch.manual_seed(4)
+    cell = ElmanCell(3, 40)
+    x, h0 = torch.randn(3, 2, 3), torch.randn(2, 40)
+    lens = None if lengths is None else torch.tensor(lengths)
+    same(triton_result(cell, x, h0, lens, loss), loop_reference(cell, x, h0, lens, loss))

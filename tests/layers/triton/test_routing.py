@@ -34,7 +34,7 @@ def test_covered_cells_run_on_cuda_only(installed):
 
 def test_the_rest_stays_on_the_scan_path(installed):
     for cell in (
-        ElmanCell(3, 129),  # W no longer fits on chip (one 256 x 256 tile)
+        ElmanCell(3, 129),  # W no longer fits on chip (one 256 x 256 tile); the streamed kernel is not routed
         GRUCell(3, 65, reset="before"),  # three 128 x 128 tiles
         GRUCell(3, 8, reset="after"),
         LayerNormLSTMCell(3, 65),  # four 128 x 128 tiles

@@ -18,6 +18,9 @@ BLOCK_B = 16
 #: H = 128 (one H x H tile), GRU and LN-LSTM up to H = 64 (three and four tiles); larger layers stay on the scan
 #: path
 MAX_ON_CHIP = 128 * 128
+#: tile (units) of the streamed kernels, for layers whose weights do not fit on chip: each step streams W and
+#: h_{t-1} through the program in STREAM_TILE x STREAM_TILE tiles (a starting point, unmeasured on GPU)
+STREAM_TILE = 64
 #: tl.dot precision: "ieee" (exact fp32, what the tests check); "tf32" is faster on Ampere and later
 PRECISION = "ieee"
 #: nonlinearity name -> the ``ACT`` code the kernels take as a compile-time constant
@@ -32,6 +35,11 @@ def act_code(phi) -> int | None:
 def interpreting() -> bool:
     """True when Triton's CPU interpreter is on (``TRITON_INTERPRET=1``): kernels then run on CPU tensors."""
     return os.environ.get("TRITON_INTERPRET", "0").lower() in ("1", "true", "on", "yes")
+
+
+def stream_tile() -> int:
+    """:data:`STREAM_TILE`, read at call time (the tests shrink it)."""
+    return STREAM_TILE
 
 
 def block_h(H: int) -> int:
@@ -89,6 +97,8 @@ class TritonKernel:
     """
 
     n_tiles: int = 1
+    #: whether the kernel has a streamed variant for weights that do not fit on chip
+    streams: bool = False
     #: tensors in the state, h first
     n_state: int = 1
 
