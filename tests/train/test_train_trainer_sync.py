@@ -249,3 +249,13 @@ def test_no_synchronisation_between_reads_on_cuda():
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert result.steps == 50 and math.isfinite(result.train_losses[0])
+
+
+def test_read_scalars_keeps_every_value_exact_and_in_order():
+    third = torch.tensor(1 / 3)
+    tensors = [third, torch.tensor(1 / 3, dtype=torch.float64), torch.tensor(1 / 3, dtype=torch.bfloat16)]
+    assert trainer_module._read_scalars(tensors) == [t.item() for t in tensors]
+    assert trainer_module._read_scalars([]) == []
+    if torch.cuda.is_available():  # scalars on two devices: one copy each, order kept
+        mixed = [third, third.cuda() * 2, third * 3, third.cuda() * 4]
+        assert trainer_module._read_scalars(mixed) == [t.item() for t in mixed]

@@ -243,6 +243,21 @@ class _StepMetrics(Mapping[str, Any]):
         return repr(dict(self))
 
 
+def _read_scalars(tensors: list[torch.Tensor]) -> list[float]:
+    """The values of 0-dim tensors as Python floats, in order, with one device-to-host copy per device."""
+    if not tensors:
+        return []
+    device = tensors[0].device
+    if all(t.device == device for t in tensors):
+        return torch.stack(tensors).tolist()
+    values: list[float] = [0.0] * len(tensors)
+    for where in dict.fromkeys(t.device for t in tensors):
+        places = [i for i, t in enumerate(tensors) if t.device == where]
+        for i, value in zip(places, torch.stack([tensors[i] for i in places]).tolist(), strict=True):
+            values[i] = value
+    return values
+
+
 def _rng_to_tree(state: RNGState) -> dict[str, Any]:
     return {"torch_cpu": state.torch_cpu, "torch_cuda": state.torch_cuda, "numpy": state.numpy, "python": state.python}
 
@@ -933,12 +948,13 @@ class Trainer:
         step order (the first NaN / infinite one raises :class:`TrainingDiverged` naming its step) and add the
         weighted losses to the epoch, logging-interval and progress-bar sums, in step order as a loop reading
         every step would."""
-        pending, self._pending = self._pending, []
+        pending = self._pending
         if not pending:
             return
         tensors = [e.loss for e in pending if isinstance(e.loss, torch.Tensor)]
         tensors += [e.norm for e in pending if isinstance(e.norm, torch.Tensor)]
-        values = iter(torch.stack(tensors).tolist() if tensors else ())  # the one synchronisation
+        values = iter(_read_scalars(tensors))  # the synchronisation (one per device the scalars are on)
+        self._pending = []
         for e in pending:
             if isinstance(e.loss, torch.Tensor):
                 e.loss = next(values)
