@@ -18,6 +18,16 @@ def _check_xy(X: Tensor, Y: Tensor) -> None:
         raise ValueError("ridge got NaN or infinite values in its states or targets")
 
 
+def _gram(X: Tensor) -> Tensor:
+    """:math:`X^\\top X` (..., F, F) of X (..., M, F). One CPU matrix goes through numpy, whose matmul recognises
+    the product of a matrix with its own transpose and calls BLAS ``syrk`` (half the multiplications of a general
+    product, and exactly symmetric); measured 2x faster than ``torch.matmul`` here (``benchmarks/esn.py``)."""
+    if X.dim() == 2 and X.device.type == "cpu" and not X.requires_grad:
+        x = X.numpy()  # (M, F), shares memory
+        return torch.from_numpy(x.T @ x)  # (F, F)
+    return X.transpose(-1, -2) @ X  # (..., F, F)
+
+
 def ridge_solve(X: Tensor, Y: Tensor, ridge: float, bias: bool = True) -> tuple[Tensor, Tensor | None]:
     r"""The ridge-regression readout :math:`W = \arg\min \|X W^\top + c - Y\|^2 + \lambda \|W\|^2` in closed form.
 
@@ -46,14 +56,16 @@ def ridge_solve(X: Tensor, Y: Tensor, ridge: float, bias: bool = True) -> tuple[
     _check_xy(X, Y)
     if isinstance(ridge, bool) or not isinstance(ridge, (int, float)) or ridge < 0:
         raise ValueError(f"ridge expected a number >= 0 for the ridge penalty, got {ridge!r}")
-    Xd, Yd = X.to(torch.float64), Y.to(torch.float64)
+    Yd = Y.to(torch.float64)
+    F1 = X.shape[-1] + int(bias)
+    Xd = torch.empty(*X.shape[:-1], F1, dtype=torch.float64, device=X.device)  # (..., M, F+1)
+    Xd[..., : X.shape[-1]] = X  # converted to float64 in the copy
     if bias:
-        Xd = torch.cat([Xd, Xd.new_ones(*Xd.shape[:-1], 1)], dim=-1)  # (..., M, F+1)
-    F1 = Xd.shape[-1]
+        Xd[..., -1] = 1.0
     penalty = torch.full((F1,), float(ridge), dtype=torch.float64, device=X.device)
     if bias:
         penalty[-1] = 0.0
-    A = Xd.transpose(-1, -2) @ Xd + torch.diag(penalty)  # (..., F+1, F+1)
+    A = _gram(Xd) + torch.diag(penalty)  # (..., F+1, F+1)
     rhs = Xd.transpose(-1, -2) @ Yd  # (..., F+1, O)
     L, info = torch.linalg.cholesky_ex(A)
     if bool((info == 0).all()):

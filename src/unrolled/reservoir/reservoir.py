@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from unrolled.reservoir.cpu_loop import leaky_tanh_loop
+
 __all__ = ["Reservoir", "ReservoirConfig", "scale_to_spectral_radius", "spectral_radius"]
 
 
@@ -105,8 +107,11 @@ class Reservoir(nn.Module):
     the leak rate (a number, or one per unit). Nothing is trained: the weights are buffers, and a readout on the
     states does the learning (:mod:`unrolled.reservoir.readout`).
 
-    The update runs as one batched recurrence over all B sequences: the input projection for every step in one
-    product, then one (B, N) x (N, N) product per step.
+    The update runs as one batched recurrence over all B sequences: the input projection (and, with teacher
+    feedback, the fed-back outputs) for every step in one product, then one (B, N) x (N, N) product per step. On
+    the CPU without gradients, for one sequence or a small B N^2, the steps run in a numpy loop on a preallocated
+    buffer (:func:`~unrolled.reservoir.cpu_loop.leaky_tanh_loop`: no per-step tensors, several times faster for
+    one sequence); otherwise (GPU, large batches, or an input that requires grad) as torch operations.
 
     Args:
         config: a :class:`ReservoirConfig` (or its fields as keyword arguments).
@@ -192,6 +197,20 @@ class Reservoir(nn.Module):
             pre = torch.addmm(pre, feedback_t, self.weight_fb.t())  # (B, N)
         return torch.lerp(state, torch.tanh(pre), self.leak_rate)  # (1 - a) x + a tanh(.)
 
+    def _fast(self, batch: int, *tensors: Tensor | None) -> bool:
+        """Whether the numpy loop (:func:`leaky_tanh_loop`) runs: CPU, float32/64, nothing needing gradients, and a
+        per-step product small enough for one BLAS thread (one sequence, or B N^2 < 2^20), where the per-operation
+        overhead of torch dominates; multithreaded BLAS products inside a Python loop were measured many times
+        slower on a loaded machine (threads waiting for each other at every step)."""
+        dtype = self.weight_hh.dtype
+        return (
+            (batch == 1 or batch * self.config.units**2 < 2**20)
+            and self.weight_hh.device.type == "cpu"
+            and dtype in (torch.float32, torch.float64)
+            and all(t is None or (t.device.type == "cpu" and t.dtype == dtype) for t in tensors)
+            and not (torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors))
+        )
+
     def forward(
         self,
         input: Tensor,
@@ -202,12 +221,21 @@ class Reservoir(nn.Module):
         self._check(input, feedback, state)
         B, T = input.shape[:2]
         drive = self.drive(input)  # (B, T, N)
-        x = input.new_zeros(B, self.config.units) if state is None else state  # (B, N)
-        if feedback is not None:  # y_{t-1}: feedback0 (or zeros) before the first step
+        if feedback is not None:  # y_{t-1}: feedback0 (or zeros) before the first step; known, so in the drive
             first = feedback.new_zeros(B, 1, feedback.shape[-1]) if feedback0 is None else feedback0.unsqueeze(1)
             prev = torch.cat([first, feedback[:, :-1]], dim=1)  # (B, T, O)
+            drive = drive + prev @ self.weight_fb.t()  # (B, T, N)
+        x = input.new_zeros(B, self.config.units) if state is None else state  # (B, N)
+        if self._fast(B, input, state, feedback, feedback0):
+            with torch.no_grad():
+                d = drive.detach().transpose(0, 1).contiguous().numpy()  # (T, B, N)
+                x0 = x.detach().contiguous().numpy()  # (B, N)
+                out = torch.from_numpy(
+                    leaky_tanh_loop(d, self.weight_hh.numpy(), self.leak_rate.numpy(), x0)
+                ).transpose(0, 1)  # (B, T, N)
+            return out.contiguous(), out[:, -1].clone()  # a copy only when B > 1
         out = input.new_empty(B, T, self.config.units)  # (B, T, N)
         for t in range(T):
-            x = self.step(drive[:, t], x, None if feedback is None else prev[:, t])
+            x = self.step(drive[:, t], x)
             out[:, t] = x
         return out, x
