@@ -121,7 +121,7 @@ def predict(run_dir: Path, opts: dict[str, Any]) -> list[str]:
     seqs = generate_for(
         run,
         labels,
-        samples=opts.get("samples") or 1,
+        samples=1 if opts.get("samples") is None else opts["samples"],
         temperature=0.8 if temperature is None else temperature,
         seed=opts.get("seed") or 0,
         max_tokens=opts.get("max_length"),
