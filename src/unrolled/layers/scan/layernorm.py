@@ -27,7 +27,7 @@ class LayerNormLSTMScan(ScanKernel):
     \mathrm{mean}(\bar{\hat x} \hat x)\big)` runs per step through ATen's ``native_layer_norm_backward`` on the
     mean and reciprocal deviation saved by the forward. The gradients of the recurrent LayerNorm's gain and of
     the cell LayerNorm's gain and shift come out of that kernel too, per step (fused there: cheaper than a
-    reduction over (T, B, ·) after the loop), and are summed once per chunk of steps.
+    reduction over (T, B, ·) after the loop), and are summed once after the loop.
 
     tanh as in :class:`~unrolled.layers.scan.lstm.LSTMScan`, through one sigmoid; the factor 2 of
     :math:`\sigma(2\tilde g)` is folded into the recurrent LayerNorm's gain and into the ``addcmul`` that adds
@@ -116,7 +116,8 @@ class LayerNormLSTMScan(ScanKernel):
         ws["dW"], ws["h0"], ws["out"] = None, state0[0], out  # dW_hh, added once per chunk
         needs = ws["needs"]
         ws["mask2"], ws["mask3"] = (True, needs[1], False), (True, needs[2], needs[3])
-        ws["ln_sums"] = [None, None, None]  # sums over steps of (da2, da3, db3), added once per chunk
+        want = (needs[1], needs[2], needs[3])  # per-step (da2, da3, db3), stacked per chunk into (T, ·) buffers
+        ws["ln_buf"] = [out.new_empty(T, w) if need else None for need, w in zip(want, (4 * H, H, H))]
         n = min(self.chunk, T)  # reused by every chunk: factors, the chunk's dL/d(W_hh h)
         ws["K"], ws["K_t"] = slots(n, True, (B, 3, H), out)  # dc -> dA: i, f, g
         for key in ("Ko", "Kl"):  # dh -> dA_o, dh -> d LN(c)
@@ -155,7 +156,7 @@ class LayerNormLSTMScan(ScanKernel):
             ws["dA_t"][k], ws["hw_s"][k], self.shape_hh, ws["m2_s"][k], ws["r2_s"][k], a2, None, ws["mask2"]
         )
         ws["dhw_l"][k] = dhw
-        ws["ln_l"].append((da2, da3, db3))
+        ws["ln_l"].insert(0, (da2, da3, db3))  # the chunk's steps in time order
         if k == 0:  # the chunk t .. t1 - 1 is done
             self._end_backward_chunk(ws, t, ws["t1"])
         return mm_into(dy_prev, dhw, W), (dc,)
@@ -168,14 +169,13 @@ class LayerNormLSTMScan(ScanKernel):
             G = torch.cat(ws["dhw_l"][:n], out=ws["dhw_buf"][:n].view(-1, 4 * self.H))  # (n B, 4H)
             hp = previous_chunk(ws["h0"], ws["out"], t0, t1).reshape(-1, self.H)  # (n B, H)
             ws["dW"] = torch.mm(G.t(), hp) if ws["dW"] is None else ws["dW"].addmm_(G.t(), hp)
-        sums = ws["ln_sums"]
-        for j, part in enumerate(sum_steps(ws["ln_l"])):
-            if part is not None:
-                sums[j] = part if sums[j] is None else sums[j].add_(part)
+        for buf, parts in zip(ws["ln_buf"], zip(*ws["ln_l"])):
+            if buf is not None:
+                torch.stack(parts, out=buf[t0:t1])
         ws["dhw_l"], ws["ln_l"] = [None] * n, []
 
     def finish(self, ws, state0, out, needs):
-        return ws["dA"], (ws["dW"] if needs[0] else None, *ws["ln_sums"])
+        return ws["dA"], (ws["dW"] if needs[0] else None, *(None if b is None else b.sum(0) for b in ws["ln_buf"]))
 
 
 class LayerNormGRUScan(ScanKernel):

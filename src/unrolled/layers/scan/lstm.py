@@ -47,29 +47,41 @@ class LSTMScan(ScanKernel):
     def workspace(self, xp, state0, P, save):
         T, B, _ = xp.shape
         H = self.H
-        ws = {"P": P, "Wt": transposed(P[0], T, B)}
+        ws = {"P": P, "Wt": transposed(P[0], T, B), "save": save}
         ws["gates"], ws["gates_t"] = slots(T, save, (B, 4 * H), xp)
         ws["c"], ws["c_t"] = slots(T, save, (B, H), xp, scratch=2)
         ws["tc"], ws["tc_t"] = slots(T, save, (B, H), xp)
-        g4 = ws["gates"].view(-1, B, 4, H)  # per-step views of each gate, made once (not per step)
-        ws["i_t"], ws["f_t"], ws["g_t"], ws["o_t"] = (steps(g4[:, :, k]) for k in range(4))
         if self.peephole:
             ws["w_if"] = torch.stack([P[1], P[2]])  # (2, H)
-            ws["if_t"], ws["ifg_t"] = steps(g4[:, :, :2]), steps(g4[:, :, :3])
+        if not save:  # one scratch step (two for c): views made once
+            self._gate_views(ws, ws["gates"])
         return ws
+
+    def _gate_views(self, ws, gates: Tensor) -> None:
+        """Per-step views of each gate of ``gates`` (n, B, 4H), made once per chunk (not per step)."""
+        n, B, _ = gates.shape
+        g4 = gates.view(n, B, 4, -1)
+        ws["i_t"], ws["f_t"], ws["g_t"], ws["o_t"] = (steps(g4[:, :, k]) for k in range(4))
+        if self.peephole:
+            ws["if_t"], ws["ifg_t"] = steps(g4[:, :, :2]), steps(g4[:, :, :3])
+
+    def begin_chunk(self, ws, t0, t1):
+        if ws["save"]:  # this chunk's per-step views of the saved buffers
+            for key in ("gates", "c", "tc"):
+                ws[key + "_t"] = steps(ws[key][t0:t1])
+            self._gate_views(ws, ws["gates"][t0:t1])
+            ws["k0"] = t0
 
     def fstep(self, t, xp_t, state, ws, out_t):
         h, c = state
-        gt = ws["gates_t"]
-        k = t % len(gt)
-        a = torch.addmm(xp_t, h, ws["Wt"], out=gt[k])  # (B, 4H): i, f, g, o
+        k, kc = (t - ws["k0"], t - ws["k0"]) if ws["save"] else (0, t & 1)
+        a = torch.addmm(xp_t, h, ws["Wt"], out=ws["gates_t"][k])  # (B, 4H): i, f, g, o
         i, f, sg, o = ws["i_t"][k], ws["f_t"][k], ws["g_t"][k], ws["o_t"][k]
         if self.peephole:
             ws["if_t"][k].addcmul_(c.unsqueeze(1), ws["w_if"])
         sg.mul_(2)
         (ws["ifg_t"][k] if self.peephole else a).sigmoid_()  # sg = sigma(2 g~), g = 2 sg - 1
-        ct = ws["c_t"]
-        c_new = torch.mul(f, c, out=ct[t % len(ct)])
+        c_new = torch.mul(f, c, out=ws["c_t"][kc])
         c_new.addcmul_(i, sg, value=2).sub_(i)  # f c + i (2 sg - 1)
         if self.peephole:
             o.addcmul_(c_new, ws["P"][3]).sigmoid_()
@@ -79,12 +91,12 @@ class LSTMScan(ScanKernel):
     def begin_backward(self, ws, state0, out):
         T, B, _ = ws["gates"].shape
         ws["dA"] = ws["gates"].new_empty(T, B, 4 * self.H)
-        ws["dA_t"] = steps(ws["dA"].view(T, B, 4, -1))
         n, H = min(self.chunk, T), self.H
         K = out.new_empty(n, B, 4, H)  # factors, reused by every chunk: i, f, g multiply dc; o multiplies dh
         ws.update(K=K, K_t=steps(K[:, :, :3]), Ko_t=steps(K[:, :, 3]), g=out.new_empty(n, B, H))
         ws["Kc"], ws["Kc_t"] = slots(n, True, (B, H), out)
         ws["tmp"] = out.new_empty(n, B, H)
+        ws["dA4"] = ws["dA"].view(T, B, 4, H)
         if self.peephole:
             ws["Kcp"], ws["Kcp_t"] = slots(n, True, (B, H), out)
 
@@ -92,6 +104,7 @@ class LSTMScan(ScanKernel):
         G, tc = ws["gates"][t0:t1], ws["tc"][t0:t1]
         n, B, _ = G.shape
         i, f, sg, o = G.view(n, B, 4, -1).unbind(2)
+        ws["dA_t"] = steps(ws["dA4"][t0:t1])  # this chunk's per-step views of dL/dA
         K, tmp, one = ws["K"][:n], ws["tmp"][:n], G.new_ones(())
         memory_factors(i, f, sg, previous_chunk(state0[1], ws["c"], t0, t1), K, ws["g"][:n], tmp)
         torch.mul(tc, torch.addcmul(o, o, o, value=-1, out=tmp), out=K[:, :, 3])  # tanh(c) o (1 - o)
@@ -106,7 +119,7 @@ class LSTMScan(ScanKernel):
     def bstep(self, t, dh, drest, dy_prev, ws):
         k = t - ws["t0"]
         dc = torch.addcmul(drest[0], dh, ws["Kc_t"][k])  # (B, H)
-        dA = ws["dA_t"][t]  # (B, 4, H)
+        dA = ws["dA_t"][k]  # (B, 4, H)
         torch.mul(dc.unsqueeze(1), ws["K_t"][k], out=dA[:, :3])
         torch.mul(dh, ws["Ko_t"][k], out=dA[:, 3])
         dc.mul_(ws["Kcp_t"][k])
