@@ -3,7 +3,9 @@
 The standard cells keep their parameters in torch.nn's layout and gate order, so a layer made of them can hand
 the very same tensors to ``torch.lstm`` / ``torch.gru`` / ``torch.rnn_tanh`` / ``torch.rnn_relu`` (the kernels
 behind torch.nn.LSTM, GRU and RNN): no copy, same numbers as torch.nn. One call runs one layer in one or both
-directions; the layer stack, inter-layer dropout and residual connections stay in Python around it.
+directions; the layer stack, inter-layer dropout and residual connections stay in Python around it. So that
+cuDNN does not copy them into one buffer at every call, :class:`~unrolled.layers.Recurrent` keeps each such
+layer's weights as views into one buffer in the kernel's order (:mod:`unrolled.layers.flat_weights`).
 
 Which cell computes which torch mode is written once, in :data:`TORCH_TWINS`; the fused path, the conversion to
 and from torch.nn (:mod:`unrolled.layers.convert`) and the error messages (:data:`STANDARD_CELLS`) all read it.

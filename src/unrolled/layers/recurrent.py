@@ -231,7 +231,7 @@ class Recurrent(nn.Module):
                 "ln_gru) and no delays, recurrent dropout or zoneout"
             )
 
-        # per layer, the storage offsets of its flattened kernel weights (None: not flat); see flatten_parameters
+        # per layer, the storage offsets of its flattened kernel weights (None: never flattened); flatten_parameters
         self._flat_offsets: list[Offsets] = [None] * num_layers
         self.flatten_parameters()
         self.register_load_state_dict_post_hook(_flatten_after_load)
@@ -253,7 +253,7 @@ class Recurrent(nn.Module):
                 continue
             cells = self._layer_cells(layer)
             if not is_flat(kernel_weights(cells), offsets[layer]):
-                offsets[layer] = flatten_layer(cells)
+                offsets[layer] = flatten_layer(cells) or offsets[layer]
 
     def flat_layers(self) -> list[bool]:
         """Per layer: whether the weights torch's kernel reads are now views into that layer's one buffer (False
@@ -270,7 +270,10 @@ class Recurrent(nn.Module):
         compiling, or when they cannot be flattened (same numbers, only cuDNN copies them)."""
         weights = kernel_weights(cells)
         if not is_flat(weights, self._flat_offsets[layer]) and not _tracing():
-            self._flat_offsets[layer] = flatten_layer(cells)  # same tensor objects, storage moved
+            # same tensor objects, storage moved. When they cannot be flattened (a masked weight-drop matrix, a
+            # functional_call substitute) the offsets are kept: they describe the layer, not these tensors, so
+            # the parameters, once back, are recognised as still flat and not copied again
+            self._flat_offsets[layer] = flatten_layer(cells) or self._flat_offsets[layer]
         return weights
 
     def _apply(self, fn, recurse: bool = True):
