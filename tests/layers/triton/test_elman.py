@@ -63,7 +63,7 @@ def test_streamed_kernels_equal_the_plain_loop(lengths, monkeypatch, loop_refere
     partial one)."""
     from unrolled.layers.triton import kernel
 
-    monkeypatch.setattr(kernel, "MAX_ON_CHIP", 0)
+    monkeypatch.setattr(kernel, "MAX_ON_CHIP_H", 0)
     monkeypatch.setattr(kernel, "STREAM_TILE", 16)
     torch.manual_seed(4)
     cell = ElmanCell(3, 40)

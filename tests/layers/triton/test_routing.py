@@ -22,7 +22,7 @@ def installed(monkeypatch):
 
 def test_covered_cells_run_on_cuda_only(installed):
     for cell in (
-        ElmanCell(3, 128),
+        ElmanCell(3, 64),
         ElmanCell(3, 8, "relu"),
         LeakyCell(3, 8, learn_tau=True),
         GRUCell(3, 64, reset="before"),
@@ -34,10 +34,11 @@ def test_covered_cells_run_on_cuda_only(installed):
 
 def test_the_rest_stays_on_the_scan_path(installed):
     for cell in (
-        ElmanCell(3, 129),  # W no longer fits on chip (one 256 x 256 tile); the streamed kernel is not routed
-        GRUCell(3, 65, reset="before"),  # three 128 x 128 tiles
+        ElmanCell(3, 65),  # W no longer fits on chip (BLOCK_H = 128); the streamed kernel is not routed
+        LeakyCell(3, 65),
+        GRUCell(3, 65, reset="before"),
         GRUCell(3, 8, reset="after"),
-        LayerNormLSTMCell(3, 65),  # four 128 x 128 tiles
+        LayerNormLSTMCell(3, 65),
         LayerNormGRUCell(3, 8),
         LSTMCell(3, 8),
         JordanCell(3, 8, 2),

@@ -14,10 +14,11 @@ each sequence's final state at its own last step, nothing past an end in any gra
 Covered: :class:`~unrolled.cells.ElmanCell` (tanh, relu, sigmoid), :class:`~unrolled.cells.LeakyCell` (fixed
 or learned time constants, tanh/relu/sigmoid), :class:`~unrolled.cells.GRUCell` with ``reset="before"`` and
 :class:`~unrolled.cells.LayerNormLSTMCell`, in float32, while the weights fit on chip
-(:data:`~unrolled.layers.triton.kernel.MAX_ON_CHIP`: H <= 128 for Elman and leaky, H <= 64 for the GRU and the
-LN-LSTM). For Elman layers too large for the chip, streamed kernels read W and :math:`h_{t-1}` through the
-program in tiles every step (correct at every H; not routed by :func:`triton_runs` until measured). Tested on
-the CPU under Triton's interpreter (``TRITON_INTERPRET=1``) against the scan path; GPU speed is unmeasured.
+(:data:`~unrolled.layers.triton.kernel.MAX_ON_CHIP_H`: H <= 64; at H = 128 the compiled kernels spill registers).
+For Elman layers too large for the chip, streamed kernels read W and :math:`h_{t-1}` through the program in tiles
+every step (correct at every H; not routed by :func:`triton_runs` until measured). Tested on the CPU under
+Triton's interpreter (``TRITON_INTERPRET=1``) against the scan path; compiled for sm_90 without a GPU; GPU
+speed is unmeasured.
 
 Triton is optional: nothing here imports it until a kernel is launched (the ``*_jit`` modules), and
 :func:`triton_runs` is False without Triton, without CUDA or under autocast.

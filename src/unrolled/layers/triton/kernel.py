@@ -14,10 +14,12 @@ from unrolled.layers.scan.registry import scan_kernel
 
 #: rows of the batch one program owns (tl.dot needs at least 16 on a GPU); unmeasured on GPU, a starting point
 BLOCK_B = 16
-#: fp32 elements of recurrent weights one program keeps on chip for all steps (64 KiB): Elman and leaky run up to
-#: H = 128 (one H x H tile), GRU and LN-LSTM up to H = 64 (three and four tiles); larger layers stay on the scan
-#: path
-MAX_ON_CHIP = 128 * 128
+#: the largest padded H (BLOCK_H) whose weight tiles one program keeps on chip for all steps: 64, for every
+#: kernel. Compiled for sm_90 without a GPU (triton 3.9, ptxas -res-usage, BLOCK_B = 16, 8 warps): at
+#: BLOCK_H = 64 the kernels use 64-255 registers and no stack (the GRU forward: 24 bytes); at BLOCK_H = 128 the Elman
+#: forward spills (4.2 KB of stack per thread at 8 warps, 1.6 KB at 16). Larger layers take the streamed Elman
+#: kernels (run_triton) or stay on the scan path (triton_runs).
+MAX_ON_CHIP_H = 64
 #: tile (units) of the streamed kernels, for layers whose weights do not fit on chip: each step streams W and
 #: h_{t-1} through the program in STREAM_TILE x STREAM_TILE tiles (a starting point, unmeasured on GPU)
 STREAM_TILE = 64
@@ -96,7 +98,7 @@ class TritonKernel:
     plus, after the backward, the weight gradients as one product over all T.
     """
 
-    n_tiles: int = 1
+    n_tiles: int = 1  # H x H weight tiles kept on chip (for reports; the limit is MAX_ON_CHIP_H)
     #: whether the kernel has a streamed variant for weights that do not fit on chip
     streams: bool = False
     #: tensors in the state, h first
@@ -112,8 +114,8 @@ class TritonKernel:
         self.act: int = 0
 
     def fits(self) -> bool:
-        """Whether the recurrent weights fit on chip (:data:`MAX_ON_CHIP`)."""
-        return self.n_tiles * block_h(self.H) ** 2 <= MAX_ON_CHIP
+        """Whether the recurrent weights fit on chip (:data:`MAX_ON_CHIP_H`)."""
+        return block_h(self.H) <= MAX_ON_CHIP_H
 
     def prepare(self, xp: Tensor) -> Tensor:
         return self.scan.prepare(self.cell, xp)
