@@ -93,6 +93,8 @@ def test_errors_are_one_line_value_errors(monkeypatch):
         (lambda: run_triton(ElmanCell(3, 4), xp, h0, torch.tensor([1.0, 2.0])), "integer tensor"),
         (lambda: run_triton(ElmanCell(3, 4), xp, h0, torch.tensor([0, 2])), r"lengths in 1..T = 1..3"),
     ]
+    huge = torch.empty(2**29, 1, 4, device="meta")  # 2**31 elements: beyond 32-bit offsets (never allocated)
+    cases.append((lambda: run_triton(ElmanCell(3, 4), huge, torch.zeros(1, 4)), r"fewer than 2\*\*31"))
     for call, message in cases:
         with pytest.raises(ValueError, match=message):
             call()

@@ -111,6 +111,8 @@ def run_triton(cell: RecurrentCell, xp: Tensor, state: State, lengths: Tensor | 
         got = [tuple(p.shape) if isinstance(p, Tensor) else type(p).__name__ for p in parts]
         raise ValueError(f"run_triton expected a state of {kernel.n_state} tensor(s) {want}, got {got}")
     T, B = xp.shape[0], xp.shape[1]
+    if xp.numel() >= 2**31:  # the kernels index with 32-bit offsets
+        raise ValueError(f"run_triton expected fewer than 2**31 projected inputs (T * B * G), got {xp.numel()}")
     if lengths is not None:
         if lengths.shape != (B,) or lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
             raise ValueError(
