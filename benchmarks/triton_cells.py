@@ -9,7 +9,7 @@ ratios (``_timing.py``); lower is better, < 1 is faster. ×LSTM is the issue's m
 
 The kernels keep the recurrent weights on chip (H <= 64), so the default
 configurations are sizes where they run; larger H prints "does not fit" (the layer stays on the scan path),
-except for Elman, whose streamed kernels (W and h_{t-1} through the program in tiles every step) are timed
+except for Elman and leaky, whose streamed kernels (W and h_{t-1} through the program in tiles every step) are timed
 there.
 
     python benchmarks/triton_cells.py --device cuda                 # configurations S, M, L
@@ -40,8 +40,8 @@ CONFIGS = {  # (B, T, I, H)
     "S": (32, 100, 128, 64),
     "M": (64, 200, 128, 64),
     "L": (256, 100, 128, 64),
-    "H128": (64, 100, 128, 128),  # Elman streamed, the rest "does not fit"
-    "issue": (32, 100, 128, 256),  # the issue's smallest size: only Elman runs (streamed)
+    "H128": (64, 100, 128, 128),  # Elman and leaky streamed, the rest "does not fit"
+    "issue": (32, 100, 128, 256),  # the issue's smallest size: Elman and leaky streamed
     "tiny": (2, 4, 3, 8),
 }
 #: row label -> cell factory (I, H)
@@ -90,7 +90,7 @@ def run_config(key: str, device: torch.device, rounds: int) -> str:
     for label, make in CELLS.items():
         cell = make(I, H).to(device)
         kernel = triton_kernel(cell)
-        fits[label] = kernel.fits() or kernel.streams  # Elman streams W when it does not fit on chip
+        fits[label] = kernel.fits() or kernel.streams  # Elman and leaky stream W when it does not fit on chip
         state0 = cell.init_state(B, device)
         candidates[label + " scan"] = training_step(scan, cell, x, state0, sync)
         if fits[label]:

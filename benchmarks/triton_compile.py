@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warps", type=int, default=8, help="num_warps (default 8, what the launches use at 64)")
     parser.add_argument("--block-h", type=int, default=64, help="BLOCK_H of the on-chip kernels (default 64)")
     parser.add_argument("--quick", action="store_true", help="without lengths only")
+    parser.add_argument("--only", default=None, help="comma-separated kernel names (default: all)")
     args = parser.parse_args(argv)
     target = GPUTarget("cuda", args.arch, 32)
     bh = args.block_h
@@ -87,8 +88,12 @@ def main(argv: list[str] | None = None) -> None:
             ),
             (elman_jit.elman_forward_streamed, {**base, "ACT": 0, "BLOCK_K": 64}, ()),
             (elman_jit.elman_backward_streamed, {**base, "HAS_DOUT": True, "ACT": 0, "BLOCK_K": 64}, ()),
+            (leaky_jit.leaky_forward_streamed, {**base, "ACT": 0, "BLOCK_K": 64}, ()),
+            (leaky_jit.leaky_backward_streamed, {**base, "HAS_DOUT": True, "ACT": 0, "BLOCK_K": 64}, ()),
         ]
         for fn, consts, floats in kernels:
+            if args.only and fn.__name__ not in args.only.split(","):
+                continue
             result = compile_one(fn, consts, target, args.warps, floats)
             print(f"sm_{args.arch} warps={args.warps} lengths={has_len} {fn.__name__}: {result}", flush=True)
 

@@ -38,3 +38,18 @@ def test_leaky_several_programs_sum_the_leak_gradient(loop_reference, triton_res
     x, h0 = torch.randn(3, 20, 3), torch.randn(20, 4)  # two programs: per-program leak gradients are summed
     lens = torch.randint(1, 4, (20,))
     same(triton_result(cell, x, h0, lens, loss), loop_reference(cell, x, h0, lens, loss))
+
+
+@pytest.mark.parametrize("lengths", [None, [3, 1]])
+def test_streamed_kernels_equal_the_plain_loop(lengths, monkeypatch, loop_reference, triton_result, loss, same):
+    """Weights too large for the chip: W and s_{t-1} streamed in 16 x 16 tiles (H = 40: two full tiles and a
+    partial one), the leak's gradient accumulated tile by tile."""
+    from unrolled.layers.triton import kernel
+
+    monkeypatch.setattr(kernel, "MAX_ON_CHIP_H", 0)
+    monkeypatch.setattr(kernel, "STREAM_TILE", 16)
+    torch.manual_seed(4)
+    cell = LeakyCell(3, 40, tau_range=(1.0, 10.0), learn_tau=True)
+    x, h0 = torch.randn(3, 2, 3), torch.randn(2, 40)
+    lens = None if lengths is None else torch.tensor(lengths)
+    same(triton_result(cell, x, h0, lens, loss), loop_reference(cell, x, h0, lens, loss))

@@ -15,10 +15,10 @@ Covered: :class:`~unrolled.cells.ElmanCell` (tanh, relu, sigmoid), :class:`~unro
 or learned time constants, tanh/relu/sigmoid), :class:`~unrolled.cells.GRUCell` with ``reset="before"`` and
 :class:`~unrolled.cells.LayerNormLSTMCell`, in float32, while the weights fit on chip
 (:data:`~unrolled.layers.triton.kernel.MAX_ON_CHIP_H`: H <= 64; at H = 128 the compiled kernels spill registers).
-For Elman layers too large for the chip, streamed kernels read W and :math:`h_{t-1}` through the program in tiles
-every step (correct at every H; not routed by :func:`triton_runs` until measured). Tested on the CPU under
-Triton's interpreter (``TRITON_INTERPRET=1``) against the scan path; compiled for sm_90 without a GPU; GPU
-speed is unmeasured.
+For Elman and leaky layers too large for the chip, streamed kernels read W and :math:`h_{t-1}` through the
+program in tiles every step (correct at every H; not routed by :func:`triton_runs` until measured). Tested on the
+CPU under Triton's interpreter (``TRITON_INTERPRET=1``) against the scan path; compiled for sm_90 without a GPU;
+GPU speed is unmeasured.
 
 Triton is optional: nothing here imports it until a kernel is launched (the ``*_jit`` modules), and
 :func:`triton_runs` is False without Triton, without CUDA or under autocast.

@@ -18,7 +18,7 @@ BLOCK_B = 16
 #: kernel. Compiled for sm_90 without a GPU (triton 3.9, ptxas -res-usage, BLOCK_B = 16, 8 warps): at
 #: BLOCK_H = 64 the kernels use 64-255 registers and no stack (the GRU forward: 24 bytes); at BLOCK_H = 128 the Elman
 #: forward spills (4.2 KB of stack per thread at 8 warps, 1.6 KB at 16). Larger layers take the streamed Elman
-#: kernels (run_triton) or stay on the scan path (triton_runs).
+#: and leaky kernels (run_triton) or stay on the scan path (triton_runs).
 MAX_ON_CHIP_H = 64
 #: tile (units) of the streamed kernels, for layers whose weights do not fit on chip: each step streams W and
 #: h_{t-1} through the program in STREAM_TILE x STREAM_TILE tiles (a starting point, unmeasured on GPU)

@@ -21,9 +21,9 @@ def triton_runs(cell: RecurrentCell, device: torch.device | str) -> bool:
     """Whether :func:`~unrolled.layers.triton.run_triton` should run ``cell`` on ``device``: a CUDA device,
     Triton installed, a cell with a Triton kernel whose recurrent weights fit on chip, float32 parameters and no
     autocast. False on the CPU (even under ``TRITON_INTERPRET=1``: the interpreter is for tests), so nothing
-    changes without a GPU or without Triton. The streamed Elman kernels (weights too large for the chip) are not
-    routed: :func:`~unrolled.layers.triton.run_triton` runs them when called directly, until a GPU measures
-    them."""
+    changes without a GPU or without Triton. The streamed Elman and leaky kernels (weights too large for the
+    chip) are not routed: :func:`~unrolled.layers.triton.run_triton` runs them when called directly, until a GPU
+    measures them."""
     device = torch.device(device)
     if device.type != "cuda" or not triton_installed() or autocast_enabled(device.type):
         return False
