@@ -76,3 +76,17 @@ def test_rls_converges_to_ridge_solution():
     torch.testing.assert_close(rls(X[:3]), torch.tensor(Xb[:3] @ ref.T))
     with pytest.raises(ValueError, match="alpha > 0"):
         RLSReadout(2, 1, alpha=0.0)
+
+
+def test_ridge_finds_nan_or_inf_anywhere_in_the_states_and_overflow():
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        X = torch.randn(30, 4, dtype=torch.float64)
+        X[17, 2] = bad
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            ridge_solve(X, torch.randn(30, 1, dtype=torch.float64), 1e-3)
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            ridge_solve(X.reshape(3, 10, 4), torch.randn(3, 10, 1, dtype=torch.float64), 1e-3)  # batched
+    X = torch.randn(30, 4, dtype=torch.float64)
+    X[3, 1] = 1e200
+    with pytest.raises(ValueError, match="overflow float64"):
+        ridge_solve(X, torch.randn(30, 1, dtype=torch.float64), 1e-3)

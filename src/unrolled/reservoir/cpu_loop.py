@@ -43,9 +43,10 @@ def leaky_tanh_loop(drive: np.ndarray, weight_hh: np.ndarray, leak: np.ndarray, 
     if B == 1:  # vectors: gemv
         d, o, x = drive[:, 0], out[:, 0], state[0]  # (T, N), (T, N), (N,)
         tmp = np.empty(N, dtype=drive.dtype)  # (N,)
+        w = np.asfortranarray(weight_hh)  # column-major: BLAS's column-sweeping gemv, ~15% faster here at N = 500
 
         def product(x_prev: np.ndarray, dest: np.ndarray) -> None:
-            np.dot(weight_hh, x_prev, out=dest)  # W x_{t-1}  (N,)
+            np.dot(w, x_prev, out=dest)  # W x_{t-1}  (N,)
 
     else:
         d, o, x = drive, out, state  # (T, B, N), (T, B, N), (B, N)
