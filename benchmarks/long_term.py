@@ -30,6 +30,7 @@ import argparse
 import csv
 import json
 import multiprocessing
+import re
 import sys
 import tempfile
 import time
@@ -77,11 +78,33 @@ CSV_FIELDS = (
 
 
 def _run(args: tuple[str, dict]) -> tuple[str, dict]:
+    """One run; a run whose loss or gradient became NaN/inf is a row (``stopped`` = ``diverged``), not a crash."""
     import torch
+
+    from unrolled.train import TrainingDiverged
 
     torch.set_num_threads(1)
     name, cfg = args
-    return name, run_lab(LabConfig(**cfg))
+    t0 = time.perf_counter()
+    try:
+        return name, run_lab(LabConfig(**cfg))
+    except TrainingDiverged as e:
+        step = re.search(r"at step (\d+)", str(e))
+        nan = float("nan")
+        return name, {
+            "task": cfg["task"],
+            "length": cfg["length"],
+            "valid_loss": nan,
+            "ratio_to_baseline": nan,
+            "beats_chance_10x": False,
+            "steps_to_10x": None,
+            "seconds_to_10x": None,
+            "steps": int(step.group(1)) if step else "",
+            "seconds": time.perf_counter() - t0,
+            "stopped": "diverged",
+            "config": cfg,
+            "error": str(e),
+        }
 
 
 def full_grid(tasks: tuple[str, ...], lengths: tuple[int, ...], names: tuple[str, ...]) -> list[tuple[str, int, str]]:
