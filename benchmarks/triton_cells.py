@@ -1,11 +1,11 @@
 """Speed of the fused Triton kernels (``unrolled.layers.triton``) against the scan path and cuDNN's LSTM, same process.
 
-For each custom cell with a Triton kernel (Elman tanh and relu, leaky, GRU reset before, LN-LSTM): forward+backward time
-(loss ``y.sum()``, gradients of the input and every parameter) of one direction of one layer run three ways,
-``cell.project_input`` included: the fused Triton kernels (:func:`run_triton`), the scan path (:func:`scan`), and
-``torch.nn.LSTM`` (cuDNN) of the same sizes as the reference. Ratios are medians over rounds of same-round
-ratios (``_timing.py``); lower is better, < 1 is faster. ×LSTM is the issue's measure (target: Elman and leaky
-<= 1.0, the others <= 1.5).
+For each custom cell with a Triton kernel (Elman tanh and relu, leaky, GRU reset before, LN-LSTM, peephole LSTM):
+forward+backward time (loss ``y.sum()``, gradients of the input and every parameter) of one direction of one layer
+run three ways, ``cell.project_input`` included: the fused Triton kernels (:func:`run_triton`), the scan path
+(:func:`scan`), and ``torch.nn.LSTM`` (cuDNN) of the same sizes as the reference. Ratios are medians over rounds
+of same-round ratios (``_timing.py``); lower is better, < 1 is faster. ×LSTM is the issue's measure (target: Elman
+and leaky <= 1.0, the others <= 1.5).
 
 The kernels keep the recurrent weights on chip (H <= 64), so the default
 configurations are sizes where they run; larger H prints "does not fit" (the layer stays on the scan path),
@@ -34,6 +34,7 @@ from unrolled.cells.elman import ElmanCell  # noqa: E402
 from unrolled.cells.gru import GRUCell  # noqa: E402
 from unrolled.cells.layernorm import LayerNormLSTMCell  # noqa: E402
 from unrolled.cells.leaky import LeakyCell  # noqa: E402
+from unrolled.cells.lstm import LSTMCell  # noqa: E402
 from unrolled.layers.scan import scan  # noqa: E402
 
 CONFIGS = {  # (B, T, I, H)
@@ -51,6 +52,7 @@ CELLS: dict[str, Callable[[int, int], nn.Module]] = {
     "leaky": lambda i, h: LeakyCell(i, h, tau_range=(1.0, 10.0)),
     "gru before": lambda i, h: GRUCell(i, h, reset="before"),
     "ln_lstm": lambda i, h: LayerNormLSTMCell(i, h),
+    "lstm peephole": lambda i, h: LSTMCell(i, h, peephole=True),
 }
 
 

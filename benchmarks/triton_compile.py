@@ -22,7 +22,7 @@ import triton  # noqa: E402
 from triton.backends.compiler import GPUTarget  # noqa: E402
 from triton.compiler import ASTSource  # noqa: E402
 
-from unrolled.layers.triton import elman_jit, gru_jit, layernorm_jit, leaky_jit  # noqa: E402
+from unrolled.layers.triton import elman_jit, gru_jit, layernorm_jit, leaky_jit, lstm_jit  # noqa: E402
 
 CUOBJDUMP = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
 
@@ -83,6 +83,12 @@ def main(argv: list[str] | None = None) -> None:
             (layernorm_jit.ln_lstm_forward, {**base, "BLOCK_H": bh}, ("eps2", "eps3")),
             (
                 layernorm_jit.ln_lstm_backward,
+                {**base, "HAS_DOUT": True, "HAS_DH": True, "HAS_DC": True, "BLOCK_H": bh},
+                (),
+            ),
+            (lstm_jit.peephole_lstm_forward, {**base, "BLOCK_H": bh}, ()),
+            (
+                lstm_jit.peephole_lstm_backward,
                 {**base, "HAS_DOUT": True, "HAS_DH": True, "HAS_DC": True, "BLOCK_H": bh},
                 (),
             ),

@@ -27,6 +27,7 @@ def test_covered_cells_run_on_cuda_only(installed):
         LeakyCell(3, 8, learn_tau=True),
         GRUCell(3, 64, reset="before"),
         LayerNormLSTMCell(3, 64),
+        LSTMCell(3, 64, peephole=True),
     ):
         assert triton_runs(cell, "cuda")
         assert not triton_runs(cell, "cpu")
@@ -40,7 +41,8 @@ def test_the_rest_stays_on_the_scan_path(installed):
         GRUCell(3, 8, reset="after"),
         LayerNormLSTMCell(3, 65),
         LayerNormGRUCell(3, 8),
-        LSTMCell(3, 8),
+        LSTMCell(3, 8),  # plain: cuDNN's
+        LSTMCell(3, 8, peephole=True, proj_size=4),
         JordanCell(3, 8, 2),
         ElmanCell(3, 8).double(),
     ):

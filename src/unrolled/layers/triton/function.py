@@ -97,7 +97,8 @@ def run_triton(cell: RecurrentCell, xp: Tensor, state: State, lengths: Tensor | 
     if kernel is None:
         raise ValueError(
             f"{type(cell).__name__} with these options has no Triton kernel; expected one of "
-            f"{sorted(c.__name__ for c in TRITON_KERNELS)} (tanh, relu or sigmoid; GRU with reset='before'; LN-LSTM)"
+            f"{sorted(c.__name__ for c in TRITON_KERNELS)} (tanh, relu or sigmoid; GRU with reset='before'; "
+            "LSTM with peepholes, no projection)"
         )
     if xp.dim() != 3 or xp.shape[-1] != cell.projected_size:
         raise ValueError(f"run_triton expected projected inputs (T, B, {cell.projected_size}), got {tuple(xp.shape)}")

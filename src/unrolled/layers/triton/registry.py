@@ -10,11 +10,13 @@ from unrolled.cells.elman import ElmanCell
 from unrolled.cells.gru import GRUCell
 from unrolled.cells.layernorm import LayerNormLSTMCell
 from unrolled.cells.leaky import LeakyCell
+from unrolled.cells.lstm import LSTMCell
 from unrolled.layers.triton.elman import elman_kernel
 from unrolled.layers.triton.gru import gru_kernel
 from unrolled.layers.triton.kernel import TritonKernel
 from unrolled.layers.triton.layernorm import ln_lstm_kernel
 from unrolled.layers.triton.leaky import leaky_kernel
+from unrolled.layers.triton.lstm import lstm_kernel
 
 #: cell class -> factory of its Triton kernel (None where the cell's configuration has none)
 TRITON_KERNELS: dict[type, Callable[[Any], TritonKernel | None]] = {
@@ -22,6 +24,7 @@ TRITON_KERNELS: dict[type, Callable[[Any], TritonKernel | None]] = {
     LeakyCell: leaky_kernel,
     GRUCell: gru_kernel,
     LayerNormLSTMCell: ln_lstm_kernel,
+    LSTMCell: lstm_kernel,
 }
 
 
