@@ -86,8 +86,16 @@ def unrolled_loop(
 ) -> float:
     """The trainer of ``unrolled train lm`` (no run folder, no progress bar): tokens/s over ``steps`` steps."""
     cfg = TrainConfig(
-        epochs=1000, max_steps=steps, lr=lr, optimizer=optimizer, clip_norm=clip, carry_state=True,
-        progress=False, plot=False, eval_every="epoch", device=str(data.device),
+        epochs=1000,
+        max_steps=steps,
+        lr=lr,
+        optimizer=optimizer,
+        clip_norm=clip,
+        carry_state=True,
+        progress=False,
+        plot=False,
+        eval_every="epoch",
+        device=str(data.device),
     )
     batches = StreamBatches(data, bptt)
     trainer = Trainer(model, RecurrentLMObjective(), cfg)
@@ -103,9 +111,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (both loops train there)")
-    ap.add_argument("--word", action="store_true",
-                    help="word-level preset: random ids over V=10k, E=H=200, 2 layers, B=20, bptt 20, SGD lr 20, "
-                         "clip 0.25, dropout 0.2 (pytorch/examples word_language_model defaults)")
+    ap.add_argument(
+        "--word",
+        action="store_true",
+        help="word-level preset: random ids over V=10k, E=H=200, 2 layers, B=20, bptt 20, SGD lr 20, "
+        "clip 0.25, dropout 0.2 (pytorch/examples word_language_model defaults)",
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=None, help="alternating rounds (default 5, --quick 2)")
     ap.add_argument("--steps", type=int, default=None, help="optimizer steps per run (default 60, --quick 15)")
@@ -114,7 +125,7 @@ def main() -> None:
     ap.add_argument("--embed", type=int, default=None)
     ap.add_argument("--hidden", type=int, default=None)
     ap.add_argument("--layers", type=int, default=2)
-    args = ap.parse_args()  # fmt: skip
+    args = ap.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -153,8 +164,10 @@ def main() -> None:
     ma, mb = statistics.median(a), statistics.median(b)
     ratio = statistics.median(y / x for x, y in zip(a, b))
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {args.threads} threads"
-    print(f"LM training throughput, {what} V={V} E={E} H={H} L={args.layers} B={B} bptt={bptt}, {optimizer} "
-          f"lr {lr:g} clip {clip:g}, {where}, torch {torch.__version__}, {rounds} rounds x {steps} steps")
+    print(
+        f"LM training throughput, {what} V={V} E={E} H={H} L={args.layers} B={B} bptt={bptt}, {optimizer} "
+        f"lr {lr:g} clip {clip:g}, {where}, torch {torch.__version__}, {rounds} rounds x {steps} steps"
+    )
     print("| loop | tokens/s (median) | runs |")
     print("|---|---|---|")
     print(f"| plain PyTorch (nn.LSTM, pytorch/examples style) | {ma:,.0f} | {', '.join(f'{x:,.0f}' for x in a)} |")
