@@ -78,6 +78,8 @@ class TrainConfig:
         momentum: momentum of ``sgd`` / ``rmsprop``.
         weight_decay: the optimizer's own weight decay (all parameters).
         betas: Adam's :math:`(\\beta_1, \\beta_2)`; ``rmsprop`` uses ``betas[1]`` as its smoothing constant.
+        nonmono: ``ntasgd``: the non-monotone interval :math:`n` of the averaging trigger, in validations
+            (Merity et al. 2018 use 5; see :mod:`unrolled.train.ntasgd`).
         clip_norm: rescale the gradient so that its global L2 norm is at most this (Pascanu et al. 2013).
         clip_value: clamp every gradient element to ``[-clip_value, clip_value]`` (applied before ``clip_norm``).
         l1: coefficient :math:`\\lambda_1` of the penalty :math:`\\lambda_1 \\sum |w|` over weight matrices.
@@ -121,6 +123,7 @@ class TrainConfig:
     momentum: float = 0.0
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
+    nonmono: int = 5
     clip_norm: float | None = None
     clip_value: float | None = None
     l1: float = 0.0
@@ -168,6 +171,7 @@ class TrainConfig:
         ):
             raise ValueError(f"TrainConfig.betas: expected two numbers in [0, 1), got {betas!r}")
         self.betas = (float(betas[0]), float(betas[1]))
+        _check_int("nonmono", self.nonmono, 1)
         if self.clip_norm is not None:
             self.clip_norm = _check_float("clip_norm", self.clip_norm, 0.0, strict=True)
         if self.clip_value is not None:

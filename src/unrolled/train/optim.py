@@ -8,7 +8,7 @@ adam       ``torch.optim.Adam``        lr, betas, weight_decay (coupled: added t
 adamw      ``torch.optim.AdamW``       lr, betas, weight_decay (decoupled, Loshchilov & Hutter 2019)
 adagrad    ``torch.optim.Adagrad``     lr, weight_decay
 rmsprop    ``torch.optim.RMSprop``     lr, momentum, weight_decay, alpha = betas[1] (Tieleman & Hinton 2012)
-ntasgd     :class:`~unrolled.train.ntasgd.NTASGD`  lr, weight_decay; SGD, then averaged SGD once the
+ntasgd     :class:`~unrolled.train.ntasgd.NTASGD`  lr, weight_decay, nonmono; SGD, then averaged SGD once the
                                        non-monotone trigger fires (Merity et al. 2018); needs the
                                        :class:`~unrolled.train.ntasgd.AveragedEvaluation` callback
 =========  ==========================  ================================================================
@@ -45,7 +45,7 @@ OPTIMIZERS: dict[str, Callable[[Params, TrainConfig], torch.optim.Optimizer]] = 
     "rmsprop": lambda p, c: torch.optim.RMSprop(
         p, lr=c.lr, alpha=c.betas[1], momentum=c.momentum, weight_decay=c.weight_decay
     ),
-    "ntasgd": lambda p, c: NTASGD(p, lr=c.lr, weight_decay=c.weight_decay),
+    "ntasgd": lambda p, c: NTASGD(p, lr=c.lr, weight_decay=c.weight_decay, nonmono=c.nonmono),
 }
 
 

@@ -118,6 +118,8 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
         schedule="default plateau",
         clip="clip the global gradient norm (default 1.0)",
     ),
+    Option("--nonmono", "NT-ASGD (--optimizer ntasgd): start averaging when the validation loss is above the best "
+           "of all but the last N validations (default 5, Merity et al. 2018)", "train.nonmono", int, "N", group=_T),
     Option("--sample-every", f"print a sample every N steps (default: after each validation; "
            f"{BUILTIN_SAMPLE_EVERY} on the built-in corpus)", "sample.every", int, "STEPS", group=_T),
     Option("--sample-length", "tokens per printed sample (default 200)", "sample.length", int, "N", group=_T),
