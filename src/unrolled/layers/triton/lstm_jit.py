@@ -125,6 +125,9 @@ def peephole_lstm_backward(
     zero = tl.zeros((BLOCK_B, BLOCK_H), dtype=tl.float32)
     dh = zero
     dc = zero
+    # the peephole terms of dL/dc_{t-1} are carried apart and added at the next step: folded into dc's update
+    # they crash LLVM's SLP vectorizer (assertion in BoUpSLP::scheduleBlock, triton 3.9, sm_90)
+    pc = zero
     if HAS_DH:
         dh = tl.load(dh_fin_ptr + offs, mask=m2, other=0.0)
     if HAS_DC:
@@ -153,6 +156,7 @@ def peephole_lstm_backward(
         go = tl.load(gb + 3 * H, mask=m2, other=0.0)
         tc = tanh(c)
         dao = tl.where(valid, dh * tc * go * (1.0 - go), 0.0)
+        dc = dc + pc
         dct = dc + tl.where(valid, dh * go * (1.0 - tc * tc) + dao * wco, 0.0)  # total dL/dc_t
         dai = tl.where(valid, dct * gg * gi * (1.0 - gi), 0.0)
         daf = tl.where(valid, dct * c_prev * gf * (1.0 - gf), 0.0)
@@ -168,9 +172,10 @@ def peephole_lstm_backward(
         back = tl.dot(dai, wi, input_precision=PRECISION) + tl.dot(daf, wf, input_precision=PRECISION)
         back += tl.dot(dag, wg, input_precision=PRECISION) + tl.dot(dao, wo, input_precision=PRECISION)
         dh = tl.where(valid, back, dh)
-        dc = tl.where(valid, dct * gf + dai * wci + daf * wcf, dc)
+        dc = tl.where(valid, dct * gf, dc)
+        pc = dai * wci + daf * wcf  # zero past the end (dai = daf = 0 there)
     tl.store(dh0_ptr + offs, dh, mask=m2)
-    tl.store(dc0_ptr + offs, dc, mask=m2)
+    tl.store(dc0_ptr + offs, dc + pc, mask=m2)
     mh = rh < H
     tl.store(dpeep_ptr + pid * 3 * H + rh, sci, mask=mh)
     tl.store(dpeep_ptr + pid * 3 * H + H + rh, scf, mask=mh)
