@@ -13,7 +13,6 @@ from unrolled.layers.scan.kernel import (
     previous_chunk,
     slots,
     steps,
-    sum_steps,
     transposed,
     update_gate_factors,
 )
@@ -191,12 +190,14 @@ class LayerNormGRUScan(ScanKernel):
     The per-step factors and gradients live in reused chunk-sized buffers (the r, z rows contiguous, as the
     LayerNorm backward reads them) and are copied into dL/dxp once per chunk. For both resets
     :math:`\partial L/\partial W_{hh}` is accumulated once per chunk of steps, and the gradients of the LayerNorm
-    gains and shift come out of the per-step LayerNorm backward, summed after the loop.
+    gains and shift come out of the per-step LayerNorm backward, summed after the loop. As in
+    :class:`LayerNormLSTMScan`, per-step views are made per chunk and per-step results stacked per chunk.
     """
 
     saved_keys = ("hrz", "hn", "rz", "n", "m1", "r1", "m2", "r2")
 
     param_names = ("weight_hh", "ln_hrz.weight", "ln_hn.weight", "ln_hn.bias")
+    _STATS = ("m1", "r1", "m2", "r2")
 
     def __init__(self, cell: LayerNormGRUCell):
         super().__init__(cell)
@@ -213,52 +214,65 @@ class LayerNormGRUScan(ScanKernel):
         ws["hn"], ws["hn_t"] = slots(T, save, (B, H), xp)  # W_hn h (after) or W_hn (r h) (before)
         ws["rz"], ws["rz_t"] = slots(T, save, (B, 2 * H), xp)
         ws["n"], ws["n_t"] = slots(T, save, (B, H), xp)
-        ws["r_t"], ws["z_t"] = steps(ws["rz"][:, :, :H]), steps(ws["rz"][:, :, H:])
-        ws["xrz_t"], ws["xn_t"] = xp[:, :, : 2 * H].unbind(0), xp[:, :, 2 * H :].unbind(0)  # views of xp, made once
-        for key in ("m1", "r1", "m2", "r2"):  # LayerNorm means and reciprocal deviations, per step
-            ws[key] = [None] * T
-        ws["save"] = save
+        ws["xp"], ws["save"] = xp, save
+        if save:  # LayerNorm means and reciprocal deviations, (T, B, 1), filled at each chunk's end
+            for key in self._STATS:
+                ws[key] = xp.new_empty(T, B, 1)
+        else:  # one scratch step: views made once
+            ws["r_t"], ws["z_t"] = steps(ws["rz"][:, :, :H]), steps(ws["rz"][:, :, H:])
         return ws
+
+    def begin_chunk(self, ws, t0, t1):
+        H, xp = self.H, ws["xp"][t0:t1]
+        ws["xrz_t"], ws["xn_t"] = xp[:, :, : 2 * H].unbind(0), xp[:, :, 2 * H :].unbind(0)  # the chunk's, of xp
+        ws["k0"] = t0
+        if ws["save"]:  # this chunk's per-step views of the saved buffers
+            for key in ("hrz", "hn", "rz", "n"):
+                ws[key + "_t"] = steps(ws[key][t0:t1])
+            rz = ws["rz"][t0:t1]
+            ws["r_t"], ws["z_t"] = steps(rz[:, :, :H]), steps(rz[:, :, H:])
+            ws["stats_l"] = ([], [], [], [])
+
+    def end_chunk(self, ws, t0, t1):
+        if ws["save"]:
+            for key, values in zip(self._STATS, ws["stats_l"]):
+                torch.stack(values, out=ws[key][t0:t1])
 
     def fstep(self, t, xp_t, state, ws, out_t):
         h = state[0]
         _, a_rz, a_n, b_n = ws["P"]
-        k = t % len(ws["rz_t"])
+        kx = t - ws["k0"]
+        k = kx if ws["save"] else 0
         rz, n, r = ws["rz_t"][k], ws["n_t"][k], ws["r_t"][k]
         if self.after:
             hrz = torch.mm(h, ws["Wrz_t"], out=ws["hrz_t"][k])
             hn = torch.mm(h, ws["Wn_t"], out=ws["hn_t"][k])
             lrz, m1, r1 = torch.native_layer_norm(hrz, self.shape_rz, a_rz, None, self.eps_rz)
-            torch.add(lrz, ws["xrz_t"][t], out=rz).sigmoid_()
+            torch.add(lrz, ws["xrz_t"][kx], out=rz).sigmoid_()
             ln, m2, r2 = torch.native_layer_norm(hn, self.shape_n, a_n, b_n, self.eps_n)
-            torch.addcmul(ws["xn_t"][t], r, ln, out=n).tanh_()
+            torch.addcmul(ws["xn_t"][kx], r, ln, out=n).tanh_()
         else:
             hrz = torch.mm(h, ws["Wrz_t"], out=ws["hrz_t"][k])
             lrz, m1, r1 = torch.native_layer_norm(hrz, self.shape_rz, a_rz, None, self.eps_rz)
-            torch.add(lrz, ws["xrz_t"][t], out=rz).sigmoid_()
+            torch.add(lrz, ws["xrz_t"][kx], out=rz).sigmoid_()
             hn = torch.mm(r * h, ws["Wn_t"], out=ws["hn_t"][k])
             ln, m2, r2 = torch.native_layer_norm(hn, self.shape_n, a_n, b_n, self.eps_n)
-            torch.add(ln, ws["xn_t"][t], out=n).tanh_()
+            torch.add(ln, ws["xn_t"][kx], out=n).tanh_()
         torch.lerp(n, h, ws["z_t"][k], out=out_t)
         if ws["save"]:
-            ws["m1"][t], ws["r1"][t], ws["m2"][t], ws["r2"][t] = m1, r1, m2, r2
+            for values, v in zip(ws["stats_l"], (m1, r1, m2, r2)):
+                values.append(v)
         return (out_t,)
-
-    def pack(self, ws: Workspace) -> None:
-        for key in ("m1", "r1", "m2", "r2"):
-            ws[key] = torch.stack(ws[key])  # (T, B, 1)
 
     def begin_backward(self, ws, state0, out):
         T, B, H = ws["n"].shape
         W = ws["P"][0]
         ws["Wrz"], ws["Wn"] = W[: 2 * H], W[2 * H :]
         ws["dX"] = out.new_empty(T, B, 3 * H)
-        for key in ("hrz", "hn", "m1", "r1", "m2", "r2"):
-            ws[key + "_s"] = steps(ws[key])
-        ws["z_s"] = steps(ws["rz"][:, :, H:])
         needs = ws["needs"]
         ws["mask_rz"], ws["mask_n"] = (True, needs[1], False), (True, needs[2], needs[3])
-        ws["ln_grads"] = []  # per step (da_rz, da_n, db_n), summed after the loop
+        want = (needs[1], needs[2], needs[3])  # per-step (da_rz, da_n, db_n), stacked per chunk into (T, .) buffers
+        ws["ln_buf"] = [out.new_empty(T, w) if need else None for need, w in zip(want, (2 * H, H, H))]
         ws["dW"] = W.new_zeros(W.shape) if needs[0] else None
         n = min(self.chunk, T)  # reused by every chunk: factors, per-step gradients
         if self.after:
@@ -272,7 +286,6 @@ class LayerNormGRUScan(ScanKernel):
             Gh = ws["Gh"] = out.new_empty(n, B, 3 * H)  # the gradients at W_hh h: r, z rows, n rows
             ws["Gh_t"], ws["Ghrz_t"], ws["Ghn_t"] = steps(Gh), steps(Gh[:, :, : 2 * H]), steps(Gh[:, :, 2 * H :])
         else:
-            ws["dX_t"], ws["r_s"] = steps(ws["dX"]), steps(ws["rz"][:, :, :H])
             ws["dhrz_l"], ws["dhn_l"] = [None] * n, [None] * n  # the products' gradients of the chunk's steps
             ws["Grz"], ws["Gn"] = out.new_empty(n, B, 2 * H), out.new_empty(n, B, H)
 
@@ -282,7 +295,12 @@ class LayerNormGRUScan(ScanKernel):
         _, a_rz, a_n, b_n = ws["P"]
         r, z = RZ[:, :, :H], RZ[:, :, H:]
         hp = previous_chunk(state0[0], out, t0, t1)
-        ws["hprev"], ws["t1"] = hp, t1
+        ws["hprev"], ws["t1"], ws["ln_l"] = hp, t1, []
+        for key in ("hrz", "hn", *self._STATS):  # this chunk's per-step views
+            ws[key + "_s"] = steps(ws[key][t0:t1])
+        ws["z_s"] = steps(z)
+        if not self.after:
+            ws["dX_t"], ws["r_s"] = steps(ws["dX"][t0:t1]), steps(r)
         if self.after:
             tmp = ws["tmp"][:n_]
             Krz, Knl = ws["Krz"][:n_], ws["Knl"][:n_]
@@ -308,19 +326,19 @@ class LayerNormGRUScan(ScanKernel):
             torch.mul(dh, ws["Knl_t"][k], out=ws["Dnl_t"][k])
             drz_in, dln = ws["Drz_t"][k], ws["dln_t"][k]
         else:
-            dX = ws["dX_t"][t]  # (B, 3H)
+            dX = ws["dX_t"][k]  # (B, 3H)
             torch.mul(dh.unsqueeze(1), ws["K"][k], out=dX[:, self.H :].view(-1, 2, self.H))
             dln = dX[:, 2 * self.H :]
         dhn, da_n, db_n = _layer_norm_backward(
-            dln, ws["hn_s"][t], self.shape_n, ws["m2_s"][t], ws["r2_s"][t], a_n, b_n, ws["mask_n"]
+            dln, ws["hn_s"][k], self.shape_n, ws["m2_s"][k], ws["r2_s"][k], a_n, b_n, ws["mask_n"]
         )
         if not self.after:
             drh = torch.mm(dhn, ws["Wn"])  # dL/d(r h): (B, H)
             torch.mul(drh, ws["Kr"][k], out=dX[:, : self.H])
             drz_in = dX[:, : 2 * self.H]
-            dh_prev = drh.mul_(ws["r_s"][t]) if dy_prev is None else torch.addcmul(dy_prev, drh, ws["r_s"][t])
+            dh_prev = drh.mul_(ws["r_s"][k]) if dy_prev is None else torch.addcmul(dy_prev, drh, ws["r_s"][k])
         dhrz, da_rz, _ = _layer_norm_backward(
-            drz_in, ws["hrz_s"][t], self.shape_rz, ws["m1_s"][t], ws["r1_s"][t], a_rz, None, ws["mask_rz"]
+            drz_in, ws["hrz_s"][k], self.shape_rz, ws["m1_s"][k], ws["r1_s"][k], a_rz, None, ws["mask_rz"]
         )
         if self.after:
             ws["Ghrz_t"][k].copy_(dhrz)
@@ -329,14 +347,17 @@ class LayerNormGRUScan(ScanKernel):
         else:
             dh_prev.addmm_(dhrz, ws["Wrz"])
             ws["dhrz_l"][k], ws["dhn_l"][k] = dhrz, dhn
-        ws["ln_grads"].append((da_rz, da_n, db_n))
+        ws["ln_l"].insert(0, (da_rz, da_n, db_n))  # the chunk's steps in time order
         if k == 0:  # the chunk t .. t1 - 1 is done
             self._end_chunk(ws, t, ws["t1"])
-        return dh_prev.addcmul_(dh, ws["z_s"][t]), ()
+        return dh_prev.addcmul_(dh, ws["z_s"][k]), ()
 
     def _end_chunk(self, ws, t0, t1):
         """Copy the chunk's input gradients into dL/dxp ("after") and add its share of dW_hh."""
         n, H = t1 - t0, self.H
+        for buf, parts in zip(ws["ln_buf"], zip(*ws["ln_l"])):
+            if buf is not None:
+                torch.stack(parts, out=buf[t0:t1])
         dW = ws["dW"]
         if self.after:
             dX = ws["dX"][t0:t1]
@@ -352,4 +373,4 @@ class LayerNormGRUScan(ScanKernel):
             dW[2 * H :].addmm_(Gn.t(), (ws["rz"][t0:t1, :, :H] * ws["hprev"]).view(-1, H))
 
     def finish(self, ws, state0, out, needs):
-        return ws["dX"], (ws["dW"], *sum_steps(ws["ln_grads"]))
+        return ws["dX"], (ws["dW"], *(None if b is None else b.sum(0) for b in ws["ln_buf"]))
