@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
+import json
 import math
 import re
+import statistics
 import sys
 import tempfile
 import time
@@ -36,11 +39,12 @@ from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from _timing import machine, set_threads  # noqa: E402
+from _timing import interleaved, machine, set_threads  # noqa: E402
 from unrolled.data.stream import batchify  # noqa: E402
 from unrolled.tasks.lm.config import build_run_config  # noqa: E402
-from unrolled.tasks.lm.run import build_model, train_lm  # noqa: E402
-from unrolled.text.vocab import Vocabulary  # noqa: E402
+from unrolled.tasks.lm.corpus import prepare_corpus  # noqa: E402
+from unrolled.tasks.lm.run import build_model, build_objective, stream, train_lm  # noqa: E402
+from unrolled.train import Trainer  # noqa: E402
 
 WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|[.,!?;:]")
 
@@ -126,12 +130,13 @@ def examples_evaluate(model, data, bptt, V):
     return total / count
 
 
-def examples_run(model, train, valid, test, cfg, V, device):
-    """pytorch/examples main.py: train(), evaluate() per epoch, lr schedule, keep the best, test once."""
+def examples_run(model, train, valid, test, cfg, V, device, save=None):
+    """pytorch/examples main.py: train(), evaluate() per epoch, lr schedule, keep the best (and write it to
+    ``save``), test once (``test`` None: no test pass)."""
     bptt, clip, lr = cfg.data.bptt, cfg.train.clip_norm, cfg.train.lr
     train_d = batchify(train, cfg.data.batch_size).t().contiguous().to(device)  # (N, B) as in the examples
     valid_d = batchify(valid, cfg.data.eval_batch_size).t().contiguous().to(device)
-    test_d = batchify(test, 1).t().contiguous().to(device)
+    test_d = batchify(test, 1).t().contiguous().to(device) if test is not None else None
     best, best_state, valid_losses, epoch_times = None, None, [], []
     start_decay = cfg.train.lr_decay_start if cfg.train.lr_decay_start is not None else cfg.train.lr_step_epochs
     for epoch in range(1, cfg.train.epochs + 1):
@@ -149,14 +154,17 @@ def examples_run(model, train, valid, test, cfg, V, device):
             for p in model.parameters():
                 p.data.add_(p.grad, alpha=-lr)
         v = examples_evaluate(model, valid_d, bptt, V)
-        epoch_times.append(time.perf_counter() - t0)
         valid_losses.append(v)
-        if best is None or v < best:
+        if best is None or v < best:  # main.py saves the model to a file (torch.save) when validation improves
             best, best_state = v, {k: t.clone() for k, t in model.state_dict().items()}
+            if save is not None:
+                torch.save(model.state_dict(), save)
+        epoch_times.append(time.perf_counter() - t0)
         if epoch >= start_decay:
             lr = max(lr / cfg.train.lr_decay, cfg.train.min_lr)
     model.load_state_dict(best_state)
-    return valid_losses, examples_evaluate(model, test_d, bptt, V), epoch_times
+    test_loss = examples_evaluate(model, test_d, bptt, V) if test_d is not None else math.nan
+    return valid_losses, test_loss, epoch_times
 
 
 def to_examples(ours: nn.Module, cfg, V: int) -> ExamplesModel:
@@ -170,6 +178,95 @@ def to_examples(ours: nn.Module, cfg, V: int) -> ExamplesModel:
     return m
 
 
+def perturbed(model: nn.Module, rel: float, seed: int) -> nn.Module:
+    """``model`` with every weight multiplied by ``1 + rel * N(0, 1)`` (the control run: how far the same loop
+    lands from a start that differs by float32 rounding-sized amounts)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(1 + rel * torch.randn(p.shape, generator=g).to(p))
+    return model
+
+
+def first_divergence(cfg, corpus, V: int, steps: int) -> tuple[int | None, float]:
+    """Train ours (Trainer + the LM objective) and the examples loop side by side for ``steps`` steps in float64
+    from the same weights on the same stream; the first step whose parameters differ by more than 1e-9 (None if
+    none) and the largest difference seen."""
+    torch.set_default_dtype(torch.float64)
+    try:
+        torch.manual_seed(cfg.train.seed)
+        ours = build_model(cfg.model, V, 0)
+        peer = to_examples(ours, cfg, V)
+        B, T = cfg.data.batch_size, cfg.data.bptt
+        ids = corpus.train_ids[: B * (steps * T + 1)]
+        seen = []
+
+        class Record:
+            def on_step_end(self, trainer, step, metrics):
+                seen.append([p.detach().clone() for p in trainer.model.parameters()])
+
+        sub = dataclasses.replace(cfg.train, epochs=1, progress=False, plot=False)
+        Trainer(ours, build_objective(cfg.model, 0), sub, callbacks=[Record()]).fit(stream(ids, B, T))
+        data, hidden, worst = batchify(ids, B).t().contiguous(), None, 0.0
+        for k, i in enumerate(range(0, data.size(0) - 1, T)):
+            x, y = get_batch(data, i, T)
+            hidden = None if hidden is None else repackage_hidden(hidden)
+            peer.zero_grad()
+            out, hidden = peer(x, hidden)
+            F.cross_entropy(out.view(-1, V), y).backward()
+            torch.nn.utils.clip_grad_norm_(peer.parameters(), cfg.train.clip_norm)
+            for p in peer.parameters():
+                p.data.add_(p.grad, alpha=-cfg.train.lr)
+            theirs = [t.detach() for t in (peer.encoder.weight, peer.decoder.weight, peer.decoder.bias)]
+            mine = [seen[k][0], seen[k][-2], seen[k][-1]]
+            d = max(float((a - b).abs().max()) for a, b in zip(mine, theirs, strict=True))
+            worst = max(worst, d)
+            if d > 1e-9:
+                return k + 1, worst
+        return None, worst
+    finally:
+        torch.set_default_dtype(torch.float32)
+
+
+def timing_rounds(cfg, corpus, V: int, steps: int, valid_tokens: int, rounds: int, device: str, tmp: Path):
+    """Interleaved wall times of ``steps`` training steps plus one validation pass over ``valid_tokens`` tokens:
+    ours (the Trainer as ``train lm`` runs it: run folder, metrics file, best weights, epoch-end checkpoint) against
+    the examples loop (which writes its best model with torch.save). Returns the Timings and ours' median seconds per
+    training step (from step-end times)."""
+    B, T = cfg.data.batch_size, cfg.data.bptt
+    ids = corpus.train_ids[: B * (steps * T + 1)]
+    valid = corpus.valid_ids[:valid_tokens]
+    sub = dataclasses.replace(cfg.train, epochs=1, progress=False, plot=False, device=device)
+    step_times: list[float] = []
+    counter = iter(range(10**9))
+
+    class Clock:
+        def __init__(self):
+            self.last = None
+
+        def on_step_end(self, trainer, step, metrics):
+            now = time.perf_counter()
+            if self.last is not None:
+                step_times.append(now - self.last)
+            self.last = now
+
+    def ours():
+        torch.manual_seed(cfg.train.seed)
+        model = build_model(cfg.model, V, 0)
+        run = tmp / f"timing-{next(counter)}"
+        trainer = Trainer(model, build_objective(cfg.model, 0), sub, run_dir=run, callbacks=[Clock()])
+        trainer.fit(stream(ids, B, T), stream(valid, cfg.data.eval_batch_size, T))
+
+    def examples():
+        torch.manual_seed(cfg.train.seed)
+        model = to_examples(build_model(cfg.model, V, 0), cfg, V).to(device)
+        examples_run(model, ids, valid, None, dataclasses.replace(cfg, train=sub), V, device,
+                     save=tmp / "examples-model.pt")  # fmt: skip
+
+    timings = interleaved({"unrolled": ours, "examples": examples}, repeats=rounds, warmup=0)
+    return timings, statistics.median(step_times) if step_times else math.nan
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default=str(ROOT / "configs" / "lm_word_zaremba_small.yaml"))
@@ -180,6 +277,22 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=1, help="reduced default; the config's count for the full run")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--extrapolate", type=int, metavar="STEPS", default=None,
+                    help="do not run --epochs over --tokens: time STEPS steps (interleaved rounds) and extrapolate "
+                    "the full run's training + validation time from them")  # fmt: skip
+    ap.add_argument("--no-ppl", action="store_true", help="skip the perplexity comparison (full runs)")
+    ap.add_argument("--control", action="store_true",
+                    help="also run the examples loop from weights perturbed by 1e-6 (relative): the spread of the "
+                    "run itself")  # fmt: skip
+    ap.add_argument(
+        "--parity-steps",
+        type=int,
+        default=0,
+        help="first compare ours and the examples loop step by step in float64 for this many steps",
+    )
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds")
+    ap.add_argument("--time-steps", type=int, default=20, help="training steps per timing round")
+    ap.add_argument("--time-valid-tokens", type=int, default=4000, help="validation tokens per timing round")
     args = ap.parse_args(argv)
     set_threads(args.threads)
     print(machine())
@@ -190,7 +303,9 @@ def main(argv=None) -> int:
         else:
             folder = tmp / "corpus"
             folder.mkdir()
-            sizes = build_corpus(Path(args.data), folder, args.tokens, args.vocab, seed=0)
+            # --extrapolate measures on at most 200k tokens (tiny Shakespeare itself: no sampling, ~10k words)
+            built = min(args.tokens, 200_000) if args.extrapolate else args.tokens
+            sizes = build_corpus(Path(args.data), folder, built, args.vocab, seed=0)
             print(f"corpus: {sizes['train']:,} train / {sizes['valid']:,} valid / {sizes['test']:,} test tokens")
         raw = yaml.safe_load(Path(args.config).read_text())
         raw["data"].update(path=str(folder / "train.txt"), valid=str(folder / "valid.txt"),
@@ -198,48 +313,74 @@ def main(argv=None) -> int:
         raw["train"].update(epochs=args.epochs, device=args.device, progress=False, plot=False)
         raw.setdefault("sample", {})["length"] = 0
         cfg = build_run_config(raw)
-
-        run = tmp / "run"
-        t0 = time.perf_counter()
-        outcome = train_lm(cfg, run, printer=lambda m: print("  unrolled:", m))
-        ours_wall = time.perf_counter() - t0
-        ours_valid = [h["valid_loss"] for h in outcome.result.history]
-        import json
-
-        ours_test = json.loads((run / "test.json").read_text())["loss_nats"]
-        metrics = [ln.split(",") for ln in (run / "metrics.csv").read_text().splitlines()]
-        head = metrics[0]
-        epoch_rows = [dict(zip(head, r, strict=False)) for r in metrics[1:] if r[head.index("split")] == "train_epoch"]
-        train_time = float(epoch_rows[-1]["time"]) if epoch_rows else math.nan
-
-        # the same start for the peer: the LM task's initial weights (same seed, same builder)
-        vocab = Vocabulary.load(run / "vocab.json")
-        V = len(vocab)
-        torch.manual_seed(cfg.train.seed)
-        start = build_model(cfg.model, V, vocab.pad_id)
-        peer = to_examples(start, cfg, V).to(args.device)
-        from unrolled.tasks.lm.corpus import prepare_corpus
-
         corpus = prepare_corpus(cfg.data)
-        t0 = time.perf_counter()
-        peer_valid, peer_test, peer_epochs = examples_run(
-            peer, corpus.train_ids, corpus.valid_ids, corpus.test_ids, cfg, V, args.device
-        )
-        peer_wall = time.perf_counter() - t0
+        V = len(corpus.codec.vocab)
+        B, T = cfg.data.batch_size, cfg.data.bptt
+        train_tokens = args.tokens if args.extrapolate else len(corpus.train_ids)
+        steps_per_epoch = -(-(train_tokens // B - 1) // T)
+        print(f"{Path(args.config).name}: vocabulary {V:,}, {steps_per_epoch} steps per epoch, device {args.device}, "
+              f"{args.threads} threads")  # fmt: skip
 
-    e = len(ours_valid)
-    print(f"\n{Path(args.config).name}: {e} epoch(s), vocabulary {V:,}, device {args.device}, {args.threads} threads")
-    print(f"{'':24}{'unrolled':>12}{'examples':>12}{'ratio':>9}")
-    for i in range(e):
-        a, b = math.exp(ours_valid[i]), math.exp(peer_valid[i])
-        print(f"valid ppl, epoch {i + 1:<7}{a:12.2f}{b:12.2f}{a / b:9.4f}")
-    a, b = math.exp(ours_test), math.exp(peer_test)
-    print(f"{'test ppl (best weights)':24}{a:12.2f}{b:12.2f}{a / b:9.4f}")
-    print(f"{'wall s (whole run)':24}{ours_wall:12.1f}{peer_wall:12.1f}{ours_wall / peer_wall:9.3f}")
-    print(f"{'wall s / epoch':24}{ours_wall / e:12.1f}{peer_wall / e:12.1f}")
-    print(f"(unrolled's training time alone, metrics.csv: {train_time:.1f} s for {e} epoch(s))")
-    per_token = ours_wall / e / max(len(corpus.train_ids), 1)
-    print(f"extrapolated: 13 epochs of 1M tokens ~ {13 * 1e6 * per_token / 60:.1f} min (this machine, this load)")
+        if args.parity_steps:
+            step, worst = first_divergence(cfg, corpus, V, args.parity_steps)
+            where = f"first at step {step}" if step else f"none in {args.parity_steps} steps"
+            print(f"float64 step-by-step parity: parameters differing by > 1e-9: {where} (max diff {worst:.1e})")
+
+        if args.extrapolate is None and not args.no_ppl:
+            run = tmp / "run"
+            outcome = train_lm(cfg, run, printer=lambda m: print("  unrolled:", m))
+            ours_valid = [h["valid_loss"] for h in outcome.result.history]
+            ours_test = json.loads((run / "test.json").read_text())["loss_nats"]
+            torch.manual_seed(cfg.train.seed)
+            start = build_model(cfg.model, V, 0)
+            runs = {"examples": to_examples(start, cfg, V)}
+            if args.control:
+                runs["examples, start x (1 + 1e-6 N(0,1))"] = perturbed(to_examples(start, cfg, V), 1e-6, 1)
+            peer = {}
+            for name, model in runs.items():
+                peer[name] = examples_run(model.to(args.device), corpus.train_ids, corpus.valid_ids,
+                                          corpus.test_ids, cfg, V, args.device)  # fmt: skip
+            print(f"\n{'perplexity':28}{'unrolled':>10}" + "".join(f"{n[:24]:>26}" for n in peer))
+            ref_valid, ref_test = peer["examples"][0], peer["examples"][1]
+            for i in range(len(ours_valid)):
+                row = [math.exp(ours_valid[i])] + [math.exp(v[0][i]) for v in peer.values()]
+                print(f"valid, epoch {i + 1:<15}{row[0]:10.2f}" + "".join(f"{x:26.2f}" for x in row[1:])
+                      + f"   ours/examples {math.exp(ours_valid[i] - ref_valid[i]):.4f}")  # fmt: skip
+            row = [math.exp(ours_test)] + [math.exp(v[1]) for v in peer.values()]
+            print(f"{'test (best weights)':28}{row[0]:10.2f}" + "".join(f"{x:26.2f}" for x in row[1:])
+                  + f"   ours/examples {math.exp(ours_test - ref_test):.4f}")  # fmt: skip
+            if args.control:
+                c = list(peer.values())[1]
+                print(f"control: perturbed/unperturbed examples, test {math.exp(c[1] - ref_test):.4f}")
+
+        steps = args.extrapolate or args.time_steps
+        timings, per_step = timing_rounds(cfg, corpus, V, steps, args.time_valid_tokens, args.rounds,
+                                          args.device, tmp)  # fmt: skip
+        ratios = [a / b for a, b in zip(timings.rounds["unrolled"], timings.rounds["examples"], strict=True)]
+        print(
+            f"\nwall time, {args.rounds} interleaved rounds of {steps} training steps + validation of "
+            f"{args.time_valid_tokens:,} tokens (train lm's run folder, metrics, best weights, checkpoint included)"
+        )
+        print("  unrolled s: " + ", ".join(f"{t:.1f}" for t in timings.rounds["unrolled"]))
+        print("  examples s: " + ", ".join(f"{t:.1f}" for t in timings.rounds["examples"]))
+        print(
+            f"  ratio unrolled/examples per round: {', '.join(f'{r:.3f}' for r in ratios)}; "
+            f"median {statistics.median(ratios):.3f}"
+        )
+        # extrapolation: ours' per-step time x steps, plus validation scaled from the measured rounds
+        ours_round = timings.median("unrolled")
+        rest = max(ours_round - steps * per_step, 0.0)  # validation of the slice + writes
+        valid_s = rest * len(corpus.valid_ids) / max(args.time_valid_tokens, 1)
+        epoch_s = steps_per_epoch * per_step + valid_s
+        print(
+            f"measured: {per_step * 1000:.0f} ms per training step (median of {len(ratios) * (steps - 1)} "
+            f"step-to-step times); {rest:.1f} s for the validation slice and writes"
+        )
+        print(
+            f"extrapolated: {epoch_s / 60:.1f} min per epoch of {train_tokens:,} tokens; {args.epochs} "
+            f"epoch(s): {args.epochs * epoch_s / 60:.1f} min (training + validation; the single test pass not "
+            "included)"
+        )
     return 0
 
 
