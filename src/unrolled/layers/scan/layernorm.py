@@ -122,7 +122,7 @@ class LayerNormLSTMScan(ScanKernel):
         for key in ("Ko", "Kl"):  # dh -> dA_o, dh -> d LN(c)
             ws[key], ws[key + "_t"] = slots(n, True, (B, H), out)
         ws["g"], ws["tmp"] = out.new_empty(n, B, H), out.new_empty(n, B, H)
-        ws["dhw_buf"] = out.new_empty(n, B, 4 * H)
+        ws["dhw_buf"], ws["dhw_t"] = slots(n, True, (B, 4 * H), out)  # dL/d(W_hh h) of the chunk's steps
 
     def factors(self, ws, state0, out, t0, t1):
         G, tl = ws["gates"][t0:t1], ws["tl"][t0:t1]
@@ -138,7 +138,7 @@ class LayerNormLSTMScan(ScanKernel):
         ws["dAo_t"] = steps(dA4[:, :, 3])
         for key in ("hw", "c", *self._STATS):
             ws[key + "_s"] = steps(ws[key][t0:t1])
-        ws["t1"], ws["dhw_l"], ws["ln_l"] = t1, [None] * n, []
+        ws["t1"], ws["ln_l"] = t1, []
 
     def bstep(self, t, dh, drest, dy_prev, ws):
         W, a2, a3, b3 = ws["P"]
@@ -154,7 +154,7 @@ class LayerNormLSTMScan(ScanKernel):
         dhw, da2, _ = _layer_norm_backward(
             ws["dA_t"][k], ws["hw_s"][k], self.shape_hh, ws["m2_s"][k], ws["r2_s"][k], a2, None, ws["mask2"]
         )
-        ws["dhw_l"][k] = dhw
+        ws["dhw_t"][k].copy_(dhw)  # copied into a reused buffer: dhw itself is freed (and reused) every step
         ws["ln_l"].insert(0, (da2, da3, db3))  # the chunk's steps in time order
         if k == 0:  # the chunk t .. t1 - 1 is done
             self._end_backward_chunk(ws, t, ws["t1"])
@@ -165,13 +165,13 @@ class LayerNormLSTMScan(ScanKernel):
         (one product over the chunk's B (t1 - t0) rows) and of the LayerNorm parameter gradients."""
         n = t1 - t0
         if ws["needs"][0]:
-            G = torch.cat(ws["dhw_l"][:n], out=ws["dhw_buf"][:n].view(-1, 4 * self.H))  # (n B, 4H)
+            G = ws["dhw_buf"][:n].view(-1, 4 * self.H)  # (n B, 4H)
             hp = previous_chunk(ws["h0"], ws["out"], t0, t1).reshape(-1, self.H)  # (n B, H)
             ws["dW"] = torch.mm(G.t(), hp) if ws["dW"] is None else ws["dW"].addmm_(G.t(), hp)
         for buf, parts in zip(ws["ln_buf"], zip(*ws["ln_l"])):
             if buf is not None:
                 torch.stack(parts, out=buf[t0:t1])
-        ws["dhw_l"], ws["ln_l"] = [None] * n, []
+        ws["ln_l"] = []
 
     def finish(self, ws, state0, out, needs):
         return ws["dA"], (ws["dW"] if needs[0] else None, *(None if b is None else b.sum(0) for b in ws["ln_buf"]))
