@@ -103,42 +103,9 @@ def memory_factors(i: Tensor, f: Tensor, sg: Tensor, c_prev: Tensor, K: Tensor, 
     torch.mul(i, torch.addcmul(g.new_ones(()), g, g, value=-1, out=tmp), out=K[:, :, 2])
 
 
-class ChunkedGradWeight:
-    r""":math:`\sum_t \delta A_t^\top h_{t-1}` accumulated while the backward loop walks t downwards, one product
-    per chunk of steps, so the per-step :math:`\delta A` need not be kept for all T: one reused (chunk, B, G)
-    buffer."""
-
-    def __init__(self, T: int, B: int, G: int, h0: Tensor, out: Tensor, chunk: int = 16):
-        self.buf = out.new_empty(min(chunk, T), B, G)
-        self.slots = steps(self.buf)
-        self.h0, self.out = h0, out
-        self.dW: Tensor | None = None
-
-    def add(self, t: int, dA_t: Tensor) -> None:
-        k = t % len(self.slots)
-        self.slots[k].copy_(dA_t)
-        if k == 0:  # steps t .. t + n - 1 are in the buffer: accumulate into dW in place (no (G, O) temporary)
-            n = min(len(self.slots), self.out.shape[0] - t)
-            if t > 0:
-                self._accumulate(self.buf[:n], self.out[t - 1 : t + n - 1])
-            else:
-                self._accumulate(self.buf[:1], self.h0.unsqueeze(0))
-                if n > 1:
-                    self._accumulate(self.buf[1:n], self.out[: n - 1])
-
-    def _accumulate(self, dA: Tensor, h_prev: Tensor) -> None:
-        a, b = dA.reshape(-1, dA.shape[-1]).t(), h_prev.reshape(-1, h_prev.shape[-1])
-        self.dW = torch.mm(a, b) if self.dW is None else self.dW.addmm_(a, b)
-
-
 def sum_bt(x: Tensor) -> Tensor:
     """Sum over every leading dimension: (..., N) -> (N,)."""
     return x.reshape(-1, x.shape[-1]).sum(0)
-
-
-def sum_steps(per_step: list[tuple[Tensor | None, ...]]) -> tuple[Tensor | None, ...]:
-    """Element-wise sums over steps of per-step gradient tuples (None where a gradient is not needed)."""
-    return tuple(None if g[0] is None else torch.stack(g).sum(0) for g in zip(*per_step))
 
 
 class _CellSteps(nn.Module):
