@@ -19,8 +19,9 @@ The full grid stops each run at its first validation below chance / 10 (only the
 for), caps each run at ``--max-seconds`` of training, and runs the cells in priority order (adding at T = 100,
 200 for the gated cells, the IRNN and leaky first; then copy at T = 50, 100; then the Pascanu variants; then
 the rest). With ``--csv`` each run is appended as a row the moment it finishes, so a partial grid is usable, and
-``--resume`` skips the (task, T, variant) rows already in the CSV. ``--table CSV`` prints the markdown table of a
-CSV without training.
+``--resume`` skips the (task, T, variant) rows already in the CSV; a run stopped by ``kill`` / Ctrl-C (the trainer
+stops gracefully) is not recorded and ends the grid. ``--table CSV`` prints the markdown table of a CSV and the
+full grid's missing runs, without training.
 Target of issue 11: LSTM reaches MSE < 0.01 on the adding problem at T = 100 in under 5 minutes on 2 cores.
 """
 
@@ -310,6 +311,9 @@ def main() -> int:
             cfg["max_time"] = a.max_seconds
 
     def finished(name: str, m: dict) -> None:
+        if m.get("stopped") == "interrupted":  # kill / Ctrl-C: the trainer stopped gracefully; so does the grid
+            print(f"interrupted: {m['task']} T={m['length']} {name} not recorded (--resume reruns it)", flush=True)
+            raise SystemExit(130)
         print(_row(name, m), flush=True)
         if a.csv:
             append_csv(Path(a.csv), csv_row(name, m))
