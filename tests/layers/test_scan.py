@@ -228,15 +228,66 @@ def test_xp_is_saved_only_for_a_double_backward(name):
     assert sizes[1] - sizes[0] == xp.numel()
 
 
-def test_create_graph_without_double_backward_is_a_one_line_error():
+def test_create_graph_after_a_first_order_forward_is_a_one_line_error():
     cell = make("ln_lstm")
     x = torch.randn(4, 2, I, dtype=torch.float64, requires_grad=True)
-    y, _ = scan(cell, cell.project_input(x), cell.init_state(2, dtype=torch.float64))
-    with pytest.raises(DoubleBackwardNotPrepared, match=r"double_backward\(\)"):
+    with double_backward(False):
+        y, _ = scan(cell, cell.project_input(x), cell.init_state(2, dtype=torch.float64))
+    with pytest.raises(DoubleBackwardNotPrepared, match=r"outside double_backward\(False\)"):
         torch.autograd.grad(y.sum(), x, create_graph=True)
-    y, _ = scan(cell, cell.project_input(x), cell.init_state(2, dtype=torch.float64))
+    with double_backward(False):
+        y, _ = scan(cell, cell.project_input(x), cell.init_state(2, dtype=torch.float64))
     (gx,) = torch.autograd.grad(y.sum(), x)  # the first-order backward never needs xp
     assert gx.grad_fn is None and torch.isfinite(gx).all()
+
+
+def test_double_backward_works_by_default_and_equals_the_loop():
+    """Outside any context the scan path keeps xp, so a gradient penalty works as with torch.nn's layers."""
+    cell = make("ln_lstm")
+    x = torch.randn(4, 2, I, dtype=torch.float64, requires_grad=True)
+    s0 = cell.init_state(2, dtype=torch.float64)
+    y, _ = scan(cell, cell.project_input(x), s0)
+    (gx,) = torch.autograd.grad(y.pow(2).sum(), x, create_graph=True)
+    (ggx,) = torch.autograd.grad(gx.pow(2).sum(), x)
+    ys, state = [], s0
+    for x_t in x.unbind(0):
+        y_t, state = cell(x_t, state)
+        ys.append(y_t)
+    (lx,) = torch.autograd.grad(torch.stack(ys).pow(2).sum(), x, create_graph=True)
+    (lggx,) = torch.autograd.grad(lx.pow(2).sum(), x)
+    torch.testing.assert_close(gx, lx, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(ggx, lggx, rtol=1e-10, atol=1e-12)
+
+
+def test_the_task_runner_trains_without_keeping_xp(monkeypatch, tmp_path):
+    """RunSession.fit runs the trainer inside double_backward(False) (its backward is first-order) and restores
+    the default afterwards."""
+    import types
+
+    from unrolled.layers.scan.double import keeps_inputs
+    from unrolled.tasks import session
+
+    seen = []
+
+    class FakeTrainer:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def fit(self, train_data, valid_data):
+            seen.append(keeps_inputs())
+            return "result"
+
+    monkeypatch.setattr(session, "Trainer", FakeTrainer)
+    run = session.RunSession(task=types.SimpleNamespace(name="lm"), run_dir=tmp_path)
+    assert keeps_inputs()
+    assert run.fit(None, None, [], None, None, extra_config={}) == "result"
+    assert seen == [False] and keeps_inputs()
 
 
 def test_scan_is_deterministic():

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from unrolled.config_io import to_dict
+from unrolled.layers.scan import double_backward
 from unrolled.tasks.runs import (
     RunError,
     RunLock,
@@ -124,7 +125,9 @@ class RunSession:
         eval_objective: Any = None,
     ) -> TrainResult:
         """Train ``model`` with the project's :class:`~unrolled.train.Trainer` in this run's folder; a resumed
-        session first loads the checkpoint (``start_step`` then says where it was)."""
+        session first loads the checkpoint (``start_step`` then says where it was). The trainer's backward is
+        first-order, so scan-path forwards keep no projected inputs for a double backward
+        (:func:`~unrolled.layers.scan.double_backward`)."""
         trainer = Trainer(
             model,
             objective,
@@ -137,7 +140,7 @@ class RunSession:
             progress_file=self.progress_file,
             resume_hint=self.resume_hint,
         )
-        with trainer:
+        with trainer, double_backward(False):
             if self.resume:
                 trainer.resume()
                 self.start_step = trainer.step

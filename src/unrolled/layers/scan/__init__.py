@@ -26,9 +26,10 @@ and the gradient flows backwards as
 * Double backward (``create_graph=True``, e.g. gradient penalties): the backward then recomputes the forward
   from the saved inputs as a differentiable loop over ``cell.step`` and returns autograd's gradient of it,
   which is differentiable again. It costs a forward and an autograd backward of the generic loop. Only it
-  reads the projected inputs, so the Function keeps them only for forwards run inside
-  :func:`~unrolled.layers.scan.double_backward` (T·B·G floats saved less per call otherwise); a
-  ``create_graph`` backward of another forward raises :class:`~unrolled.layers.scan.DoubleBackwardNotPrepared`.
+  reads the projected inputs: forwards run inside ``double_backward(False)``
+  (:func:`~unrolled.layers.scan.double_backward`; the task runner trains so) do not keep them, T·B·G floats
+  saved less per call, and a ``create_graph`` backward of such a forward raises
+  :class:`~unrolled.layers.scan.DoubleBackwardNotPrepared`.
 
 Each supported cell supplies a :class:`ScanKernel` (its pointwise forward and backward), resolved once
 through the registry :data:`SCAN_KERNELS`. Covered: :class:`~unrolled.cells.LSTMCell` (plain and peephole,
