@@ -19,6 +19,7 @@ from unrolled.layers.lengths import resolve_lengths, reverse_time, time_mask
 from unrolled.layers.merge import get_concatenated_merge, get_merge
 from unrolled.layers.regularization import variational_mask
 from unrolled.layers.scan import prefer_scan_over_fused, scan, supports_scan
+from unrolled.layers.triton import run_triton, triton_runs
 from unrolled.layers.unroll import UnrollOptions, unroll, unroll_plain
 from unrolled.state import detach_state
 
@@ -53,13 +54,15 @@ class Recurrent(nn.Module):
     :data:`~unrolled.layers.scan.SCAN_BEATS_FUSED_ON_CPU`; :meth:`paths` tells what runs). Other cells with a scan
     kernel (Elman, LSTM incl. peepholes, GRU both resets, leaky, layer-norm LSTM and GRU) run the *scan* path
     (:mod:`unrolled.layers.scan`): the input projection for all steps in one product, then a time loop with a
-    hand-written BPTT backward, also with ``lengths``. Everything else (and scan cells while delays, recurrent
-    dropout in training, zoneout or teacher forcing are on) runs the generic loop over ``cell.step``.
-    Under ``torch.autocast`` layers take torch's kernel or the generic loop (the scan path computes in the
-    parameters' dtype only). ``backend="scan"`` / ``"fused"`` demand their path and error if impossible (so
-    ``"scan"`` under autocast); ``"loop"`` forces the generic loop over ``cell.step``. Every path supports
-    double backward (e.g. gradient penalties); the scan path by recomputing its forward as a differentiable
-    loop when ``create_graph=True``.
+    hand-written BPTT backward, also with ``lengths``. On CUDA with Triton installed (the ``gpu`` extra), custom
+    cells that have a fused Triton kernel and fit on chip run it instead of the scan path (``backend="auto"``,
+    :mod:`unrolled.layers.triton`: the whole time loop in one launch, same contract and parameters). Everything
+    else (and scan cells while delays, recurrent dropout in training, zoneout or teacher forcing are on) runs
+    the generic loop over ``cell.step``. Under ``torch.autocast`` layers take torch's kernel or the generic
+    loop (the scan and Triton paths compute in the parameters' dtype only). ``backend="scan"`` / ``"fused"``
+    demand their path and error if impossible (so ``"scan"`` under autocast); ``"loop"`` forces the generic loop
+    over ``cell.step``. Every path supports double backward (e.g. gradient penalties); the scan path by
+    recomputing its forward as a differentiable loop when ``create_graph=True``.
 
     Flat weights: the weights of every layer that can run torch's kernel are views into one buffer per layer, in
     the layout cuDNN reads (:mod:`unrolled.layers.flat_weights`; what ``torch.nn.RNNBase.flatten_parameters``
@@ -308,8 +311,9 @@ class Recurrent(nn.Module):
 
     def paths(self, device: torch.device | str = "cpu", grad: bool = True, batch: int = 1) -> list[str]:
         """Per layer, the path a forward call on ``device`` with ``batch`` sequences takes with (``grad=True``)
-        or without gradients: ``"fused"`` (torch's kernel), ``"scan"`` (:mod:`unrolled.layers.scan`) or
-        ``"loop"`` (teacher forcing aside, which always takes the loop)."""
+        or without gradients: ``"fused"`` (torch's kernel), ``"triton"`` (:mod:`unrolled.layers.triton`, CUDA
+        only), ``"scan"`` (:mod:`unrolled.layers.scan`) or ``"loop"`` (teacher forcing aside, which always takes
+        the loop)."""
         probe = torch.empty(0, device=device)
         extras = bool(self.extra_delays) or self.zoneout > 0 or (self.recurrent_dropout > 0 and self.training)
         D = self.num_directions
@@ -317,8 +321,10 @@ class Recurrent(nn.Module):
         for layer in range(self.num_layers):
             with torch.set_grad_enabled(grad):
                 fused = self._runs_fused(layer, probe.requires_grad_(grad), None, batch)
+            cells = self.cells[layer * D : (layer + 1) * D]
             scan = all(self._scan[layer * D : (layer + 1) * D]) and not extras
-            result.append("fused" if fused else "scan" if scan else "loop")
+            triton = scan and self.backend == "auto" and all(triton_runs(c, probe.device) for c in cells)
+            result.append("fused" if fused else "triton" if triton else "scan" if scan else "loop")
         return result
 
     @property
@@ -431,6 +437,8 @@ class Recurrent(nn.Module):
         if self.recurrent_dropout > 0 and self.training:
             rec_mask = variational_mask(x.shape[1], cell.output_size, self.recurrent_dropout, x)
         plain = history is None and rec_mask is None and teacher is None and self.zoneout == 0
+        if plain and self._scan[i] and self.backend == "auto" and triton_runs(cell, x.device):
+            return run_triton(cell, xp, state, lengths)  # one launch for all T; zero past each end
         if plain and self._scan[i] and (self.backend == "scan" or not autocast_enabled(x.device.type)):
             return scan(cell, xp, state, lengths)  # zero past each end
         if plain and lengths is None:
