@@ -136,9 +136,9 @@ def examples_evaluate(model, data, bptt, V):
     return total / count
 
 
-def examples_run(model, train, valid, test, cfg, V, device, save=None):
+def examples_run(model, train, valid, test, cfg, V, device, save=None, on_step=None):
     """pytorch/examples main.py: train(), evaluate() per epoch, lr schedule, keep the best (and write it to
-    ``save``), test once (``test`` None: no test pass)."""
+    ``save``), test once (``test`` None: no test pass). ``on_step()`` is called after each optimizer step (timing)."""
     bptt, clip, lr = cfg.data.bptt, cfg.train.clip_norm, cfg.train.lr
     train_d = batchify(train, cfg.data.batch_size).t().contiguous().to(device)  # (N, B) as in the examples
     valid_d = batchify(valid, cfg.data.eval_batch_size).t().contiguous().to(device)
@@ -159,6 +159,8 @@ def examples_run(model, train, valid, test, cfg, V, device, save=None):
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
             for p in model.parameters():
                 p.data.add_(p.grad, alpha=-lr)
+            if on_step is not None:
+                on_step()
         v = examples_evaluate(model, valid_d, bptt, V)
         valid_losses.append(v)
         if best is None or v < best:  # main.py saves the model to a file (torch.save) when validation improves
@@ -238,39 +240,39 @@ def timing_rounds(cfg, corpus, V: int, steps: int, valid_tokens: int, rounds: in
     """Interleaved wall times of ``steps`` training steps plus one validation pass over ``valid_tokens`` tokens:
     ours (the Trainer as ``train lm`` runs it: run folder, metrics file, best weights, epoch-end checkpoint) against
     the examples loop (which writes its best model with torch.save). Returns the Timings and ours' median seconds per
-    training step (from step-end times)."""
+    training step (from step-end times) and the examples loop's, measured the same way."""
     B, T = cfg.data.batch_size, cfg.data.bptt
     ids = corpus.train_ids[: B * (steps * T + 1)]
     valid = corpus.valid_ids[:valid_tokens]
     sub = dataclasses.replace(cfg.train, epochs=1, progress=False, plot=False, device=device)
-    step_times: list[float] = []
+    step_times: dict[str, list[float]] = {"unrolled": [], "examples": []}
     counter = iter(range(10**9))
 
     class Clock:
-        def __init__(self):
-            self.last = None
+        def __init__(self, name: str):
+            self.name, self.last = name, None
 
-        def on_step_end(self, trainer, step, metrics):
+        def on_step_end(self, trainer=None, step=None, metrics=None):
             now = time.perf_counter()
             if self.last is not None:
-                step_times.append(now - self.last)
+                step_times[self.name].append(now - self.last)
             self.last = now
 
     def ours():
         torch.manual_seed(cfg.train.seed)
         model = build_model(cfg.model, V, 0)
         run = tmp / f"timing-{next(counter)}"
-        trainer = Trainer(model, build_objective(cfg.model, 0), sub, run_dir=run, callbacks=[Clock()])
+        trainer = Trainer(model, build_objective(cfg.model, 0), sub, run_dir=run, callbacks=[Clock("unrolled")])
         trainer.fit(stream(ids, B, T), stream(valid, cfg.data.eval_batch_size, T))
 
     def examples():
         torch.manual_seed(cfg.train.seed)
         model = to_examples(build_model(cfg.model, V, 0), cfg, V).to(device)
         examples_run(model, ids, valid, None, dataclasses.replace(cfg, train=sub), V, device,
-                     save=tmp / "examples-model.pt")  # fmt: skip
+                     save=tmp / "examples-model.pt", on_step=Clock("examples").on_step_end)  # fmt: skip
 
     timings = interleaved({"unrolled": ours, "examples": examples}, repeats=rounds, warmup=0)
-    return timings, statistics.median(step_times) if step_times else math.nan
+    return timings, {k: statistics.median(v) if v else math.nan for k, v in step_times.items()}
 
 
 def main(argv=None) -> int:
@@ -374,7 +376,13 @@ def main(argv=None) -> int:
             f"median {statistics.median(ratios):.3f}"
         )
         # extrapolation: ours' per-step time x steps, plus validation scaled from the measured rounds
-        ours_round = timings.median("unrolled")
+        steady = per_step["unrolled"] / per_step["examples"]
+        print(
+            f"  steady state, median seconds per training step: unrolled {per_step['unrolled'] * 1000:.1f} ms, "
+            f"examples {per_step['examples'] * 1000:.1f} ms; ratio {steady:.3f}"
+        )
+        ours_round, ex_step = timings.median("unrolled"), per_step["examples"]
+        per_step = per_step["unrolled"]
         rest = max(ours_round - steps * per_step, 0.0)  # validation of the slice + writes
         valid_s = rest * len(corpus.valid_ids) / max(args.time_valid_tokens, 1)
         epoch_s = steps_per_epoch * per_step + valid_s
@@ -385,7 +393,8 @@ def main(argv=None) -> int:
         print(
             f"extrapolated: {epoch_s / 60:.1f} min per epoch of {train_tokens:,} tokens; {args.epochs} "
             f"epoch(s): {args.epochs * epoch_s / 60:.1f} min (training + validation; the single test pass not "
-            "included)"
+            f"included); the examples loop's training steps alone: "
+            f"{args.epochs * steps_per_epoch * ex_step / 60:.1f} min"
         )
     return 0
 
