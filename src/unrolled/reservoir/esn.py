@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from unrolled.reservoir.overlapped_fit import can_overlap, overlapped_ridge_fit
 from unrolled.reservoir.readout import RidgeReadout, RLSReadout
 from unrolled.reservoir.reservoir import Reservoir, ReservoirConfig
 
@@ -32,6 +33,10 @@ class ESN(nn.Module):
         ridge: the ridge penalty :math:`\lambda`.
         washout: the states dropped at the start of each training sequence.
         readout_input: also feed :math:`u_t` to the readout.
+        overlap: in :meth:`fit`, sum the ridge normal equations on a second core while the reservoir runs
+            (:func:`~unrolled.reservoir.overlapped_fit.overlapped_ridge_fit`), where it helps: CPU, no autograd,
+            one or a few sequences, at least two cores, threadpoolctl installed. The same solution up to the order
+            of float64 sums; ``False`` always runs the loop, then the fit.
 
     Shape:
         B batch, T time, I input features, N units, O outputs.
@@ -57,6 +62,7 @@ class ESN(nn.Module):
         ridge: float = 1e-6,
         washout: int = 0,
         readout_input: bool = False,
+        overlap: bool = True,
     ):
         super().__init__()
         if isinstance(output_size, bool) or not isinstance(output_size, int) or output_size < 1:
@@ -70,6 +76,7 @@ class ESN(nn.Module):
             )
         self.reservoir = Reservoir(reservoir)
         self.output_size, self.washout, self.readout_input = output_size, washout, readout_input
+        self.overlap = overlap
         features = reservoir.units + (reservoir.input_size if readout_input else 0)
         self.readout = RidgeReadout(features, output_size, ridge=ridge)
 
@@ -100,6 +107,23 @@ class ESN(nn.Module):
     def fit(self, input: Tensor, targets: Tensor, state: Tensor | None = None) -> ESN:
         """Teacher-forced ridge training on input (B, T, I) and targets (B, T, O), after the washout."""
         self._check_targets(input, targets)
+        fb = targets if self.feedback else None
+        ridge = self.readout.ridge
+        if (
+            self.overlap
+            and isinstance(ridge, (int, float))
+            and not isinstance(ridge, bool)
+            and ridge >= 0
+            and can_overlap(self.reservoir, input, targets, state, washout=self.washout)
+        ):
+            r = self.readout
+            fitted = overlapped_ridge_fit(
+                self.reservoir, input, targets, self.washout, ridge, r.has_bias, self.readout_input, state, fb
+            )
+            if fitted is not None:  # else (singular or overflowing normal equations) the one-shot fit below
+                r.weight.copy_(fitted[0])
+                r.bias.copy_(fitted[1] if fitted[1] is not None else torch.zeros_like(r.bias))
+                return self
         feats = self.collect(input, targets, state)[:, self.washout :]  # (B, T - washout, F)
         self.readout.fit(feats, targets[:, self.washout :])
         return self

@@ -30,6 +30,25 @@ def _gram(X: Tensor) -> Tensor:
     return X.transpose(-1, -2) @ X  # (..., F, F)
 
 
+def ridge_penalty(features: int, ridge: float, bias: bool, device: torch.device | None = None) -> Tensor:
+    r"""The diagonal :math:`\lambda D` (F+1,) ((F,) without bias) of the normal equations, in float64: 0 for the
+    intercept, which is not shrunk."""
+    penalty = torch.full((features + int(bias),), float(ridge), dtype=torch.float64, device=device)
+    if bias:
+        penalty[-1] = 0.0
+    return penalty
+
+
+def cholesky_normal_solve(A: Tensor, rhs: Tensor, penalty: Tensor) -> Tensor | None:
+    r"""Solve :math:`(A + \mathrm{diag}(p)) W = rhs` by Cholesky (``A`` (..., F, F) is changed in place), or None
+    when the matrix is not positive definite (the caller falls back to least squares)."""
+    A += torch.diag(penalty)
+    L, info = torch.linalg.cholesky_ex(A)
+    if bool((info == 0).all()):
+        return torch.cholesky_solve(rhs, L)  # (..., F, O)
+    return None
+
+
 def ridge_solve(X: Tensor, Y: Tensor, ridge: float, bias: bool = True) -> tuple[Tensor, Tensor | None]:
     r"""The ridge-regression readout :math:`W = \arg\min \|X W^\top + c - Y\|^2 + \lambda \|W\|^2` in closed form.
 
@@ -64,19 +83,13 @@ def ridge_solve(X: Tensor, Y: Tensor, ridge: float, bias: bool = True) -> tuple[
     Xd[..., : X.shape[-1]] = X  # converted to float64 in the copy
     if bias:
         Xd[..., -1] = 1.0
-    penalty = torch.full((F1,), float(ridge), dtype=torch.float64, device=X.device)
-    if bias:
-        penalty[-1] = 0.0
+    penalty = ridge_penalty(X.shape[-1], ridge, bias, X.device)
     A = _gram(Xd)  # (..., F+1, F+1)
     if not bool(torch.isfinite(A.diagonal(dim1=-2, dim2=-1)).all()):  # sums of squares: any NaN / inf in X shows
         _check_xy(X, Y)
         raise ValueError("ridge got states whose squares overflow float64 (values above ~1e154); scale them")
-    A += torch.diag(penalty)
-    rhs = Xd.transpose(-1, -2) @ Yd  # (..., F+1, O)
-    L, info = torch.linalg.cholesky_ex(A)
-    if bool((info == 0).all()):
-        sol = torch.cholesky_solve(rhs, L)  # (..., F+1, O)
-    else:  # singular normal equations: least squares on the augmented system [X; sqrt(lambda) D] W = [Y; 0]
+    sol = cholesky_normal_solve(A, Xd.transpose(-1, -2) @ Yd, penalty)  # (..., F+1, O) or None
+    if sol is None:  # singular normal equations: least squares on the augmented system [X; sqrt(lambda) D] W = [Y; 0]
         aug_x = torch.cat([Xd, torch.diag(penalty.sqrt()).expand(*Xd.shape[:-2], F1, F1)], dim=-2)
         aug_y = torch.cat([Yd, Yd.new_zeros(*Yd.shape[:-2], F1, Yd.shape[-1])], dim=-2)
         driver = "gelsd" if X.device.type == "cpu" else "gels"

@@ -190,6 +190,17 @@ class Reservoir(nn.Module):
             *input.shape[:2], -1
         )  # (B, T, N)
 
+    def teacher_drive(self, input: Tensor, feedback: Tensor | None = None, feedback0: Tensor | None = None) -> Tensor:
+        """:meth:`drive` plus, with teacher ``feedback`` (B, T, O), :math:`W_{fb} y_{t-1}` for every step (y_0 =
+        ``feedback0`` (B, O), or zeros): everything in the pre-activation but :math:`W x_{t-1}`. (B, T, N)."""
+        drive = self.drive(input)  # (B, T, N)
+        if feedback is not None:  # y_{t-1}: feedback0 (or zeros) before the first step; known, so in the drive
+            B = input.shape[0]
+            first = feedback.new_zeros(B, 1, feedback.shape[-1]) if feedback0 is None else feedback0.unsqueeze(1)
+            prev = torch.cat([first, feedback[:, :-1]], dim=1)  # (B, T, O)
+            drive = drive + prev @ self.weight_fb.t()  # (B, T, N)
+        return drive
+
     def step(self, drive_t: Tensor, state: Tensor, feedback_t: Tensor | None = None) -> Tensor:
         """One update from the precomputed drive :math:`W_{in} u_t + b` (B, N) and :math:`x_{t-1}` (B, N)."""
         pre = torch.addmm(drive_t, state, self.weight_hh.t())  # (B, N)
@@ -220,11 +231,7 @@ class Reservoir(nn.Module):
     ) -> tuple[Tensor, Tensor]:
         self._check(input, feedback, state)
         B, T = input.shape[:2]
-        drive = self.drive(input)  # (B, T, N)
-        if feedback is not None:  # y_{t-1}: feedback0 (or zeros) before the first step; known, so in the drive
-            first = feedback.new_zeros(B, 1, feedback.shape[-1]) if feedback0 is None else feedback0.unsqueeze(1)
-            prev = torch.cat([first, feedback[:, :-1]], dim=1)  # (B, T, O)
-            drive = drive + prev @ self.weight_fb.t()  # (B, T, N)
+        drive = self.teacher_drive(input, feedback, feedback0)  # (B, T, N)
         x = input.new_zeros(B, self.config.units) if state is None else state  # (B, N)
         if self._fast(B, input, state, feedback, feedback0):
             with torch.no_grad():
