@@ -19,8 +19,8 @@ from unrolled.cells import (
 from unrolled.layers.lengths import time_mask
 from unrolled.layers.scan import (
     DoubleBackwardNotPrepared,
-    _capture,
     _ScanFunction,
+    capture_of,
     double_backward,
     scan,
     scan_kernel,
@@ -130,7 +130,7 @@ def the_function(name: str, seed: int, lengths: list[int] | None):
     xp = cell.project_input(torch.randn(3, 2, I, dtype=torch.float64)).detach().requires_grad_()
     s0 = [p.detach().requires_grad_() for p in parts(random_state(cell, 2))]
     P = [None if p is None else p.detach().requires_grad_() for p in kernel.params(cell)]
-    capture = _capture(None if lengths is None else torch.tensor(lengths), 3)
+    capture = capture_of(None if lengths is None else torch.tensor(lengths), 3)
 
     def f(xp, *rest):
         s, Q = rest[: len(s0)], list(rest[len(s0) :])

@@ -52,9 +52,8 @@ Modules: :mod:`~unrolled.layers.scan.function` (the Function, :func:`scan`), :mo
 """
 
 from unrolled.layers.scan.double import DoubleBackwardNotPrepared, double_backward
-from unrolled.layers.scan.function import _capture as _capture  # private, for the tests
 from unrolled.layers.scan.function import _ScanFunction as _ScanFunction  # private, for the tests
-from unrolled.layers.scan.function import scan
+from unrolled.layers.scan.function import capture_of, scan
 from unrolled.layers.scan.kernel import ScanKernel
 from unrolled.layers.scan.registry import SCAN_KERNELS, scan_kernel, supports_scan
 from unrolled.layers.scan.routing import SCAN_BEATS_FUSED_ON_CPU, prefer_scan_over_fused
@@ -67,6 +66,7 @@ __all__ = [
     "double_backward",
     "prefer_scan_over_fused",
     "scan",
+    "capture_of",
     "scan_kernel",
     "supports_scan",
 ]

@@ -30,7 +30,7 @@ class Capture:
     first_padded: int
 
 
-def _capture(lengths: Tensor | None, T: int) -> Capture | None:
+def capture_of(lengths: Tensor | None, T: int) -> Capture | None:
     """The :class:`Capture` of ``lengths`` (B,) in 1..T over T steps; None without lengths."""
     if lengths is None:
         return None
@@ -153,16 +153,25 @@ class _ScanFunction(torch.autograd.Function):
 
 def _backward_by_recomputation(ctx, dout: Tensor | None, dfinal: tuple) -> tuple:
     """The Function's gradients as autograd of :func:`_reference` on the saved inputs, with ``create_graph``."""
-    n, nP = ctx.n_state, ctx.n_params
     saved = ctx.saved_tensors
     if saved[0] is None:  # the forward ran outside double_backward(): xp was not kept
         raise not_prepared_error()
-    inputs = saved[: 1 + n + nP]  # xp, state0, P
-    xp, state0, P = inputs[0], inputs[1 : 1 + n], inputs[1 + n :]
+    inputs = saved[: 1 + ctx.n_state + ctx.n_params]  # xp, state0, P
+    return recomputed_gradients(ctx.kernel, ctx.capture, ctx.n_state, inputs, ctx.needs_input_grad[3:], dout, dfinal)
+
+
+def recomputed_gradients(
+    kernel: ScanKernel, capture, n_state: int, inputs: tuple, needs: tuple, dout: Tensor | None, dfinal: tuple
+) -> tuple:
+    """Gradients w.r.t. ``inputs`` = (xp, *state0, *P) as autograd of :func:`_reference` with ``create_graph``
+    (differentiable again): the double backward of the scan path and of every path sharing its contract (the
+    Triton kernels). ``needs``: which of ``inputs`` want a gradient. Returns the Function's gradient tuple (three
+    leading ``None`` for kernel, capture and n_state)."""
+    xp, state0, P = inputs[0], inputs[1 : 1 + n_state], inputs[1 + n_state :]
     with torch.enable_grad():
-        out, final = _reference(ctx.kernel, xp, state0, P, ctx.capture)
+        out, final = _reference(kernel, xp, state0, P, capture)
     pairs = [(y, g) for y, g in zip((out, *final), (dout, *dfinal)) if g is not None and y.requires_grad]
-    wanted = [k for k, need in enumerate(ctx.needs_input_grad[3:]) if need]
+    wanted = [k for k, need in enumerate(needs) if need]
     grads: list[Tensor | None] = [None] * len(inputs)
     if pairs and wanted:
         ys, gs = zip(*pairs)
@@ -228,7 +237,7 @@ def scan(cell: RecurrentCell, xp: Tensor, state: State, lengths: Tensor | None =
     xp = kernel.prepare(cell, xp).contiguous()
     parts = _as_tuple(state)
     P = kernel.params(cell)
-    capture = _capture(lengths, T)
+    capture = capture_of(lengths, T)
     inputs = (xp, *parts, *(p for p in P if p is not None))
     if torch.is_grad_enabled() and any(t.requires_grad for t in inputs):
         out, *final = _ScanFunction.apply(kernel, capture, len(parts), xp, *parts, *P)

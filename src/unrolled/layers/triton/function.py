@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from unrolled.cells.base import RecurrentCell, State
-from unrolled.layers.scan.function import _capture, _reference
+from unrolled.layers.scan.function import capture_of, recomputed_gradients
 from unrolled.layers.triton.kernel import TritonKernel, interpreting
 from unrolled.layers.triton.registry import TRITON_KERNELS, triton_kernel
 
@@ -44,20 +44,10 @@ class _TritonFunction(torch.autograd.Function):
 
 def _backward_by_recomputation(ctx, dout: Tensor | None, dfinal: tuple) -> tuple:
     """The Function's gradients as autograd of the scan path's reference loop, with ``create_graph``."""
-    n, nP = ctx.kernel.n_state, ctx.n_params
-    inputs = ctx.saved_tensors[: 1 + n + nP]  # xp, state0, P
-    xp, state0, P = inputs[0], inputs[1 : 1 + n], inputs[1 + n :]
-    with torch.enable_grad():
-        out, final = _reference(ctx.kernel.scan, xp, state0, P, ctx.capture)
-    pairs = [(y, g) for y, g in zip((out, *final), (dout, *dfinal)) if g is not None and y.requires_grad]
-    wanted = [k for k, need in enumerate(ctx.needs_input_grad[3:]) if need]
-    grads: list[Tensor | None] = [None] * len(inputs)
-    if pairs and wanted:
-        ys, gs = zip(*pairs)
-        found = torch.autograd.grad(ys, [inputs[k] for k in wanted], gs, create_graph=True, allow_unused=True)
-        for k, g in zip(wanted, found):
-            grads[k] = g
-    return (None, None, None, *grads)
+    inputs = ctx.saved_tensors[: 1 + ctx.kernel.n_state + ctx.n_params]  # xp, state0, P
+    return recomputed_gradients(
+        ctx.kernel.scan, ctx.capture, ctx.kernel.n_state, inputs, ctx.needs_input_grad[3:], dout, dfinal
+    )
 
 
 def _as_tuple(state: State) -> tuple[Tensor, ...]:
@@ -125,7 +115,7 @@ def run_triton(cell: RecurrentCell, xp: Tensor, state: State, lengths: Tensor | 
             raise ValueError(f"run_triton expected lengths in 1..T = 1..{T}, got min {lo} and max {hi}")
     xp = kernel.prepare(xp).contiguous()
     P = kernel.params()
-    capture = _capture(lengths, T)
+    capture = capture_of(lengths, T)
     inputs = (xp, *parts, *(p for p in P if p is not None))
     if torch.is_grad_enabled() and any(t.requires_grad for t in inputs):
         out, *final = _TritonFunction.apply(kernel, capture, lengths, xp, *parts, *P)
