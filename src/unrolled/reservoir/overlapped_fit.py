@@ -124,7 +124,10 @@ def overlapped_ridge_fit(
     see :meth:`Reservoir._fast`), and the float64 Gram matrix of the states another ~55 ms. The Gram matrix is a
     sum over time, so it need not wait for the end of the loop; BLAS releases the GIL, so the worker's products
     run on the second core while the Python loop keeps the first one. The wall time becomes about
-    max(loop, Gram) instead of their sum. During the fit numpy's BLAS is held to one thread (threadpoolctl; the
+    max(loop, Gram) + the last chunk's share instead of their sum; the loop runs ~10% slower meanwhile (the
+    cores share the L3 that holds W), and on a quiet 2-core machine the fit at N = 500 was measured 12% faster
+    in the median (-6% to 33%, ``benchmarks/esn.py``). On a loaded machine, where the second core is taken, it
+    does not help. During the fit numpy's BLAS is held to one thread (threadpoolctl; the
     limit is process-wide and restored after), so the two threads use exactly two cores.
 
     Args:
