@@ -185,6 +185,21 @@ def _as_tuple(state: State) -> tuple[Tensor, ...]:
     return (state,) if isinstance(state, Tensor) else tuple(state)
 
 
+def check_lengths(lengths: Tensor | None, T: int, B: int, who: str) -> None:
+    """One-line ``ValueError`` unless ``lengths`` is None or a (B,) integer tensor in 1..T (``who``: the caller's
+    name in the message). Shared by every path with the scan contract."""
+    if lengths is None:
+        return
+    if lengths.shape != (B,) or lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
+        raise ValueError(
+            f"{who} expected lengths as a ({B},) integer tensor, got shape {tuple(lengths.shape)} and dtype "
+            f"{lengths.dtype}"
+        )
+    lo, hi = int(lengths.min()), int(lengths.max())
+    if lo < 1 or hi > T:
+        raise ValueError(f"{who} expected lengths in 1..T = 1..{T}, got min {lo} and max {hi}")
+
+
 def scan(cell: RecurrentCell, xp: Tensor, state: State, lengths: Tensor | None = None) -> tuple:
     r"""Run ``cell`` over projected inputs with the hand-written BPTT backward.
 
@@ -225,15 +240,7 @@ def scan(cell: RecurrentCell, xp: Tensor, state: State, lengths: Tensor | None =
             "autocast (Recurrent runs the generic loop under autocast)"
         )
     T, B = xp.shape[0], xp.shape[1]
-    if lengths is not None:
-        if lengths.shape != (B,) or lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
-            raise ValueError(
-                f"scan expected lengths as a ({B},) integer tensor, got shape {tuple(lengths.shape)} and dtype "
-                f"{lengths.dtype}"
-            )
-        lo, hi = int(lengths.min()), int(lengths.max())
-        if lo < 1 or hi > T:
-            raise ValueError(f"scan expected lengths in 1..T = 1..{T}, got min {lo} and max {hi}")
+    check_lengths(lengths, T, B, "scan")
     xp = kernel.prepare(cell, xp).contiguous()
     parts = _as_tuple(state)
     P = kernel.params(cell)

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from unrolled.cells.base import RecurrentCell, State
-from unrolled.layers.scan.function import capture_of, recomputed_gradients
+from unrolled.layers.scan.function import capture_of, check_lengths, recomputed_gradients
 from unrolled.layers.triton.kernel import TritonKernel, interpreting
 from unrolled.layers.triton.registry import TRITON_KERNELS, triton_kernel
 
@@ -104,15 +104,7 @@ def run_triton(cell: RecurrentCell, xp: Tensor, state: State, lengths: Tensor | 
     T, B = xp.shape[0], xp.shape[1]
     if xp.numel() >= 2**31:  # the kernels index with 32-bit offsets
         raise ValueError(f"run_triton expected fewer than 2**31 projected inputs (T * B * G), got {xp.numel()}")
-    if lengths is not None:
-        if lengths.shape != (B,) or lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
-            raise ValueError(
-                f"run_triton expected lengths as a ({B},) integer tensor, got shape {tuple(lengths.shape)} and "
-                f"dtype {lengths.dtype}"
-            )
-        lo, hi = int(lengths.min()), int(lengths.max())
-        if lo < 1 or hi > T:
-            raise ValueError(f"run_triton expected lengths in 1..T = 1..{T}, got min {lo} and max {hi}")
+    check_lengths(lengths, T, B, "run_triton")
     xp = kernel.prepare(xp).contiguous()
     P = kernel.params()
     capture = capture_of(lengths, T)
