@@ -275,6 +275,52 @@ def timing_rounds(cfg, corpus, V: int, steps: int, valid_tokens: int, rounds: in
     return timings, {k: statistics.median(v) if v else math.nan for k, v in step_times.items()}
 
 
+def gemm_floor(cfg, V: int, repeats: int = 5) -> tuple[float, float]:
+    r"""The matrix-product work of one training step and how fast this machine does it: (GFLOP, seconds).
+
+    Counted (multiply-add = 2 FLOP), for N = B x bptt tokens, embedding E, hidden H, L layers, vocabulary V: the
+    decoder's forward, input-gradient and weight-gradient products (3 x 2 N H V) and each LSTM layer's input and
+    recurrent products, forward and both gradients (3 x 2 N (I + H) 4H). Pointwise work, the embedding and the
+    optimizer are left out, so the time is a lower bound for any loop that computes the full softmax in float32.
+    Timed here as the same products in torch (best of ``repeats``, the current thread setting): the recurrent
+    product per step on (B, H) rows, as every loop must run it."""
+    m = cfg.model
+    B, T = cfg.data.batch_size, cfg.data.bptt
+    N, E, H, L = B * T, m.embed_dim, m.hidden, m.layers
+    a, w = torch.randn(N, H), torch.randn(V, H)
+    g = torch.randn(N, V)
+    shapes = [  # (callable, FLOP)
+        (lambda: a @ w.t(), 2 * N * H * V),  # logits (N, V)
+        (lambda: g @ w, 2 * N * H * V),  # d hidden (N, H)
+        (lambda: g.t() @ a, 2 * N * H * V),  # d W_dec (V, H)
+    ]
+    for layer in range(L):
+        I = E if layer == 0 else H
+        x, wi, wh = torch.randn(N, I), torch.randn(4 * H, I), torch.randn(4 * H, H)
+        d, h = torch.randn(N, 4 * H), torch.randn(B, H)
+        dstep = torch.randn(B, 4 * H)
+        shapes += [
+            (lambda x=x, wi=wi: x @ wi.t(), 2 * N * I * 4 * H),  # input projection (N, 4H)
+            (lambda d=d, wi=wi: d @ wi, 2 * N * I * 4 * H),  # d input (N, I)
+            (lambda d=d, x=x: d.t() @ x, 2 * N * I * 4 * H),  # d W_ih (4H, I)
+            (lambda h=h, wh=wh, T=T: [h @ wh.t() for _ in range(T)], 2 * N * H * 4 * H),  # per step (B, 4H)
+            (lambda s=dstep, wh=wh, T=T: [s @ wh for _ in range(T)], 2 * N * H * 4 * H),  # d h per step (B, H)
+            (lambda d=d, x=a: d.t() @ x, 2 * N * H * 4 * H),  # d W_hh (4H, H)
+        ]
+    flop, seconds = 0, 0.0
+    for fn, f in shapes:
+        fn()
+        best = min(_timed(fn) for _ in range(repeats))
+        flop, seconds = flop + f, seconds + best
+    return flop / 1e9, seconds
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default=str(ROOT / "configs" / "lm_word_zaremba_small.yaml"))
@@ -395,6 +441,13 @@ def main(argv=None) -> int:
             f"epoch(s): {args.epochs * epoch_s / 60:.1f} min (training + validation; the single test pass not "
             f"included); the examples loop's training steps alone: "
             f"{args.epochs * steps_per_epoch * ex_step / 60:.1f} min"
+        )
+        gflop, floor_s = gemm_floor(cfg, V)
+        print(
+            f"compute floor: {gflop:.2f} GFLOP of matrix products per training step, {floor_s * 1000:.0f} ms on "
+            f"this machine ({gflop / floor_s:.0f} GFLOP/s, the same products timed alone); {args.epochs} epoch(s) "
+            f"of {steps_per_epoch} steps: at least {args.epochs * steps_per_epoch * floor_s / 60:.1f} min for any "
+            f"full-softmax float32 loop (measured step: {per_step / floor_s:.2f}x the floor)"
         )
     return 0
 
