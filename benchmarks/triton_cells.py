@@ -1,6 +1,7 @@
 """Speed of the fused Triton kernels (``unrolled.layers.triton``) against the scan path and cuDNN's LSTM, same process.
 
-For each custom cell with a Triton kernel (Elman tanh and relu, leaky, GRU reset before, LN-LSTM, peephole LSTM):
+For each custom cell with a Triton kernel (Elman tanh and relu, leaky, GRU reset before, LN-LSTM, LN-GRU with either
+reset, peephole LSTM):
 forward+backward time (loss ``y.sum()``, gradients of the input and every parameter) of one direction of one layer
 run three ways, ``cell.project_input`` included: the fused Triton kernels (:func:`run_triton`), the scan path
 (:func:`scan`), and ``torch.nn.LSTM`` (cuDNN) of the same sizes as the reference. Ratios are medians over rounds
@@ -32,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import interleaved, machine  # noqa: E402
 from unrolled.cells.elman import ElmanCell  # noqa: E402
 from unrolled.cells.gru import GRUCell  # noqa: E402
-from unrolled.cells.layernorm import LayerNormLSTMCell  # noqa: E402
+from unrolled.cells.layernorm import LayerNormGRUCell, LayerNormLSTMCell  # noqa: E402
 from unrolled.cells.leaky import LeakyCell  # noqa: E402
 from unrolled.cells.lstm import LSTMCell  # noqa: E402
 from unrolled.layers.scan import scan  # noqa: E402
@@ -52,6 +53,8 @@ CELLS: dict[str, Callable[[int, int], nn.Module]] = {
     "leaky": lambda i, h: LeakyCell(i, h, tau_range=(1.0, 10.0)),
     "gru before": lambda i, h: GRUCell(i, h, reset="before"),
     "ln_lstm": lambda i, h: LayerNormLSTMCell(i, h),
+    "ln_gru": lambda i, h: LayerNormGRUCell(i, h),
+    "ln_gru before": lambda i, h: LayerNormGRUCell(i, h, reset="before"),
     "lstm peephole": lambda i, h: LSTMCell(i, h, peephole=True),
 }
 

@@ -22,7 +22,14 @@ import triton  # noqa: E402
 from triton.backends.compiler import GPUTarget  # noqa: E402
 from triton.compiler import ASTSource  # noqa: E402
 
-from unrolled.layers.triton import elman_jit, gru_jit, layernorm_jit, leaky_jit, lstm_jit  # noqa: E402
+from unrolled.layers.triton import (  # noqa: E402
+    elman_jit,
+    gru_jit,
+    layernorm_gru_jit,
+    layernorm_jit,
+    leaky_jit,
+    lstm_jit,
+)
 
 CUOBJDUMP = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
 
@@ -86,6 +93,10 @@ def main(argv: list[str] | None = None) -> None:
                 {**base, "HAS_DOUT": True, "HAS_DH": True, "HAS_DC": True, "BLOCK_H": bh},
                 (),
             ),
+            (layernorm_gru_jit.ln_gru_forward, {**base, "AFTER": True, "BLOCK_H": bh}, ("eps2", "eps3")),
+            (layernorm_gru_jit.ln_gru_backward, {**base, **grads, "AFTER": True, "BLOCK_H": bh}, ()),
+            (layernorm_gru_jit.ln_gru_forward, {**base, "AFTER": False, "BLOCK_H": bh}, ("eps2", "eps3")),
+            (layernorm_gru_jit.ln_gru_backward, {**base, **grads, "AFTER": False, "BLOCK_H": bh}, ()),
             (lstm_jit.peephole_lstm_forward, {**base, "BLOCK_H": bh}, ()),
             (
                 lstm_jit.peephole_lstm_backward,
@@ -101,7 +112,8 @@ def main(argv: list[str] | None = None) -> None:
             if args.only and fn.__name__ not in args.only.split(","):
                 continue
             result = compile_one(fn, consts, target, args.warps, floats)
-            print(f"sm_{args.arch} warps={args.warps} lengths={has_len} {fn.__name__}: {result}", flush=True)
+            name = fn.__name__ + ("" if "AFTER" not in consts else " after" if consts["AFTER"] else " before")
+            print(f"sm_{args.arch} warps={args.warps} lengths={has_len} {name}: {result}", flush=True)
 
 
 if __name__ == "__main__":

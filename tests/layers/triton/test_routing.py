@@ -27,6 +27,8 @@ def test_covered_cells_run_on_cuda_only(installed):
         LeakyCell(3, 8, learn_tau=True),
         GRUCell(3, 64, reset="before"),
         LayerNormLSTMCell(3, 64),
+        LayerNormGRUCell(3, 64),
+        LayerNormGRUCell(3, 64, reset="before"),
         LSTMCell(3, 64, peephole=True),
     ):
         assert triton_runs(cell, "cuda")
@@ -40,7 +42,7 @@ def test_the_rest_stays_on_the_scan_path(installed):
         GRUCell(3, 65, reset="before"),
         GRUCell(3, 8, reset="after"),
         LayerNormLSTMCell(3, 65),
-        LayerNormGRUCell(3, 8),
+        LayerNormGRUCell(3, 65),
         LSTMCell(3, 8),  # plain: cuDNN's
         LSTMCell(3, 8, peephole=True, proj_size=4),
         JordanCell(3, 8, 2),

@@ -13,7 +13,8 @@ each sequence's final state at its own last step, nothing past an end in any gra
 
 Covered: :class:`~unrolled.cells.ElmanCell` (tanh, relu, sigmoid), :class:`~unrolled.cells.LeakyCell` (fixed
 or learned time constants, tanh/relu/sigmoid), :class:`~unrolled.cells.GRUCell` with ``reset="before"`` and
-:class:`~unrolled.cells.LayerNormLSTMCell` and :class:`~unrolled.cells.LSTMCell` with peepholes, in float32,
+:class:`~unrolled.cells.LayerNormLSTMCell`, :class:`~unrolled.cells.LayerNormGRUCell` (either reset) and
+:class:`~unrolled.cells.LSTMCell` with peepholes, in float32,
 while the weights fit on chip
 (:data:`~unrolled.layers.triton.kernel.MAX_ON_CHIP_H`: H <= 64; at H = 128 the compiled kernels spill registers).
 For Elman and leaky layers too large for the chip, streamed kernels read W and :math:`h_{t-1}` through the
@@ -26,7 +27,7 @@ Triton is optional: nothing here imports it until a kernel is launched (the ``*_
 
 Modules: :mod:`~unrolled.layers.triton.kernel` (the host-side contract, launch helpers),
 :mod:`~unrolled.layers.triton.function` (the autograd Function, :func:`run_triton`), one host module and one
-``*_jit`` module per cell (``elman``, ``leaky``, ``gru``, ``layernorm``, ``lstm``),
+``*_jit`` module per cell (``elman``, ``leaky``, ``gru``, ``layernorm``, ``layernorm_gru``, ``lstm``),
 :mod:`~unrolled.layers.triton.jit_common` (device functions), :mod:`~unrolled.layers.triton.registry` and
 :mod:`~unrolled.layers.triton.routing`.
 """

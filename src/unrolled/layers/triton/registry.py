@@ -8,13 +8,14 @@ from typing import Any
 from unrolled.cells.base import RecurrentCell
 from unrolled.cells.elman import ElmanCell
 from unrolled.cells.gru import GRUCell
-from unrolled.cells.layernorm import LayerNormLSTMCell
+from unrolled.cells.layernorm import LayerNormGRUCell, LayerNormLSTMCell
 from unrolled.cells.leaky import LeakyCell
 from unrolled.cells.lstm import LSTMCell
 from unrolled.layers.triton.elman import elman_kernel
 from unrolled.layers.triton.gru import gru_kernel
 from unrolled.layers.triton.kernel import TritonKernel
 from unrolled.layers.triton.layernorm import ln_lstm_kernel
+from unrolled.layers.triton.layernorm_gru import ln_gru_kernel
 from unrolled.layers.triton.leaky import leaky_kernel
 from unrolled.layers.triton.lstm import lstm_kernel
 
@@ -24,6 +25,7 @@ TRITON_KERNELS: dict[type, Callable[[Any], TritonKernel | None]] = {
     LeakyCell: leaky_kernel,
     GRUCell: gru_kernel,
     LayerNormLSTMCell: ln_lstm_kernel,
+    LayerNormGRUCell: ln_gru_kernel,
     LSTMCell: lstm_kernel,
 }
 
