@@ -143,3 +143,53 @@ def ddp_config():
         device="cpu",
         clip_norm=1.0,
     )
+
+
+def ddp_stop_worker(rank: int, world: int, port: int, out_dir: str, stop_rank: int, stop_step: int) -> None:
+    """Distributed run in which one rank asks to stop at ``stop_step``; counts the host reads of tensor values
+    (``tolist`` / ``item``) the trainer makes, and saves where each rank stopped."""
+    import collections
+    import json
+    import os
+    from pathlib import Path
+
+    from unrolled.train import DistributedContext, TrainConfig, Trainer
+
+    class StopAt(Callback):
+        def on_step_end(self, trainer, step, metrics):
+            assert metrics["step"] == step  # looks at the step only: no read
+            if rank == stop_rank and step == stop_step:
+                trainer.request_stop()
+
+    reads = collections.Counter()
+    originals = {name: getattr(torch.Tensor, name) for name in ("tolist", "item")}
+
+    def counting(name):
+        def read(self, *args, **kwargs):
+            reads[name] += 1
+            return originals[name](self, *args, **kwargs)
+
+        return read
+
+    os.environ["MASTER_ADDR"] = "127.0.0.1"
+    os.environ["MASTER_PORT"] = str(port)
+    torch.set_num_threads(1)
+    cfg = TrainConfig(
+        epochs=30, lr=0.05, optimizer="sgd", log_every=1000, progress=False, plot=False, device="cpu", clip_norm=1.0
+    )
+    context = DistributedContext(rank=rank, world_size=world, backend="gloo")
+    with Trainer(TinyGRU(seed=0, dropout=0.0), mse_objective, cfg, callbacks=[StopAt()], distributed=context) as t:
+        for name in originals:
+            setattr(torch.Tensor, name, counting(name))
+        try:
+            result = t.fit(Stream(make_stream(batches=6, seed=1)))
+        finally:
+            for name, fn in originals.items():
+                setattr(torch.Tensor, name, fn)
+    summary = {
+        "steps": result.steps,
+        "stopped": result.stopped,
+        "reads": sum(reads.values()),
+        "history": result.history,
+    }
+    Path(out_dir, f"stop{rank}.json").write_text(json.dumps(summary))

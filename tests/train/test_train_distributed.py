@@ -7,7 +7,16 @@ import socket
 import pytest
 import torch
 import torch.multiprocessing as mp
-from _train_testkit import Recorder, Stream, TinyGRU, ddp_config, ddp_worker, make_stream, mse_objective
+from _train_testkit import (
+    Recorder,
+    Stream,
+    TinyGRU,
+    ddp_config,
+    ddp_stop_worker,
+    ddp_worker,
+    make_stream,
+    mse_objective,
+)
 from safetensors.torch import load_file
 
 from unrolled.train import DistributedContext, Trainer, find_checkpoint, load_checkpoint
@@ -146,3 +155,17 @@ def test_distributed_context_reads_the_local_world_size():
     assert DistributedContext.from_env({"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1"}).local_world_size is None
     with pytest.raises(ValueError, match=r"local_world_size: expected None or an int > local_rank=2, got 2"):
         DistributedContext(rank=2, world_size=4, local_rank=2, local_world_size=2)
+
+
+def test_a_stop_asked_on_one_rank_is_agreed_at_the_next_read_point_without_per_step_reads(tmp_path):
+    # 30 epochs of 6 steps, log_every 1000: the ranks read every 32 steps; rank 1 (not the main one) asks to stop
+    # at step 40
+    mp.spawn(ddp_stop_worker, args=(2, free_port(), str(tmp_path), 1, 40), nprocs=2, join=True)
+    ranks = [json.loads((tmp_path / f"stop{r}.json").read_text()) for r in range(2)]
+    for r in ranks:
+        assert r["stopped"] == "requested" and r["steps"] == 64  # the read point after step 40
+        # read points at steps 32 and 64 (the stop agreement and the losses: 2 reads each), the epoch ends at
+        # steps 6, 12, ..., 60 (one read each: 10) and the end of fit (nothing left to read): 14 in 64 steps,
+        # where the old trainer read every step (64 reads and more)
+        assert r["reads"] == 2 * 2 + 10, r["reads"]
+    assert ranks[0]["history"] == ranks[1]["history"] and len(ranks[0]["history"]) == 10

@@ -24,8 +24,11 @@ read together (one device-to-host copy) every ``log_every`` steps (and at least 
 refresh (at most twice a second), before validation, checkpoints and the end of an epoch or of ``fit``, and when a
 callback looks at the ``loss`` / ``grad_norm`` / metric of ``on_step_end``'s ``metrics``. The sums behind the
 logged losses are formed on the host from those values in step order, so the metrics file, the bar and the epoch
-losses hold the same numbers as a loop that reads every step. (Distributed training still reads every step: the
-ranks agree on stopping through each step's all-reduce.)
+losses hold the same numbers as a loop that reads every step. Distributed training reads at the same steps on every
+rank (every ``log_every`` steps and at least every 32, before validation, checkpoints and an epoch's end; no
+time-based refresh): each step's loss and token count are all-reduced on the device without being read, and the
+ranks agree on a stop request (Ctrl-C, ``kill``, ``max_time``, :meth:`Trainer.request_stop` on any rank) at those
+read points, so a stop takes effect at most 32 steps after it was asked for.
 
 How training ends (``TrainResult.stopped``): ``completed`` (all epochs), ``max_steps``, ``max_time``,
 ``early_stopping``, ``interrupted`` or ``requested`` (a callback called :meth:`Trainer.request_stop`). A NaN or
@@ -109,6 +112,7 @@ __all__ = ["TrainResult", "Trainer", "resolve_device"]
 _PARTS = ("optimizer", "scheduler", "rng", "state", "progress")
 _BAR_REFRESH_S = 0.5
 _READ_EVERY = 256  # steps between reads of the device-side losses at the most (also read every log_every steps)
+_DIST_READ_EVERY = 32  # the same under distributed training, where the ranks also agree on stopping at each read
 
 
 @dataclass
@@ -197,7 +201,7 @@ class _Pending:
 
     loss: torch.Tensor | float
     norm: torch.Tensor | float | None
-    count: int
+    count: torch.Tensor | int  # a device tensor under distributed training (the all-reduced count) until read
     step: int
     epoch: int
     batch: int
@@ -220,6 +224,7 @@ class _StepMetrics(Mapping[str, Any]):
             loss = self._entry.loss
             self._values = {
                 **self._fixed,
+                "count": self._entry.count,
                 "loss": loss,
                 "grad_norm": self._entry.norm,
                 self._metric: metric_value(self._metric, loss),
@@ -449,10 +454,11 @@ class Trainer:
 
     def request_stop(self, reason: str = "requested") -> None:
         """Stop training after the current step (``TrainResult.stopped == reason``; under distributed training
-        the ranks agree through the next step's all-reduce and the reason is ``requested`` or ``interrupted``)."""
+        the ranks agree at the next read point, at most 32 steps later, and the reason is ``requested`` or
+        ``interrupted``)."""
         if self.dist is None:
             self._stop_reason = reason
-        else:  # agreed on by all ranks through the next step's all-reduce
+        else:  # agreed on by all ranks at the next read point (_agree_stop)
             self._pending_stop = reason
 
     def close(self) -> None:
@@ -858,7 +864,7 @@ class Trainer:
         self.train_model.train()
         self.optimizer.zero_grad(set_to_none=True)
         result = self._check_result(self.objective(self.train_model, batch, state), "objective")
-        loss, count, stop = self._global_loss(result)
+        loss, count = self._global_loss(result)
         total = result.loss
         penalty = weight_penalty(self.model, cfg.l1, cfg.l2)
         if penalty is not None:
@@ -876,14 +882,18 @@ class Trainer:
         self._pending.append(entry)
         p.step += 1
         p.batch += 1
-        p.epoch_count += count
-        p.interval_count += count
-        self._bar_count += count
+        if isinstance(count, int):  # else added when read
+            self._add_count(count)
         self._step_snapshot = None
-        if stop is not None:
-            self._stop_reason = stop
 
-        if refresh or logging or len(self._pending) >= _READ_EVERY:
+        if self.dist is None:
+            read = refresh or logging or len(self._pending) >= _READ_EVERY
+        else:  # the same steps on every rank (no time-based reads), where the ranks also agree on stopping
+            read = logging or p.step % _DIST_READ_EVERY == 0
+            refresh = refresh and read
+            if read:
+                self._agree_stop()
+        if read:
             self._read_pending()
         postfix = None
         if refresh:
@@ -901,7 +911,9 @@ class Trainer:
         self._bar.update(1, postfix)
         if logging:
             self._log_train(entry.norm)
-        fixed = {"step": p.step, "epoch": p.epoch + 1, "batch": p.batch, "count": count, "lr": self.lr}
+        fixed = {"step": p.step, "epoch": p.epoch + 1, "batch": p.batch, "lr": self.lr}
+        if isinstance(count, int):
+            fixed["count"] = count
         self._emit("on_step_end", p.step, _StepMetrics(self, entry, fixed, cfg.metric))
         if cfg.eval_every != "epoch" and valid_data is not None and p.step % cfg.eval_every == 0:
             self._validate(valid_data, valid_reduce)
@@ -910,25 +922,34 @@ class Trainer:
         if cfg.max_time is not None and self._stop_reason is None and self._session_elapsed() >= cfg.max_time:
             self.request_stop("max_time")
 
-    def _global_loss(self, result: StepResult) -> tuple[torch.Tensor | float, int, str | None]:
-        """The step's loss and count over all ranks, and whether some rank asked to stop. A single process keeps
-        the loss on the device (read later by :meth:`_read_pending`); distributed training reads it now, with the
-        ranks' stop requests."""
+    def _global_loss(self, result: StepResult) -> tuple[torch.Tensor, torch.Tensor | int]:
+        """The step's loss and count over all ranks, kept on the device (read later by :meth:`_read_pending`):
+        a single process's own; under distributed training the count-weighted mean over the ranks, from one
+        all-reduce of (loss x count, count) that is not read here."""
         if self.dist is None:
-            return result.loss.detach(), result.count, None
-        pending = self._pending_stop
-        stats = torch.tensor(
-            [0.0, float(result.count), float(pending == "interrupted"), float(pending is not None)],
-            dtype=torch.float64,
-            device=self.device,
-        )
+            return result.loss.detach(), result.count
+        stats = torch.full((2,), float(result.count), dtype=torch.float64, device=self.device)  # (loss x n, n)
         stats[0] = result.loss.detach().double() * result.count
         dist_utils.all_reduce_sum(stats)
-        loss_sum, count, interrupted, requested = stats.tolist()
-        stop = "interrupted" if interrupted > 0 else ("requested" if requested > 0 else None)
-        if stop is not None:
+        return stats[0] / stats[1], stats[1]
+
+    def _agree_stop(self) -> None:
+        """Distributed training, at a read point (the same steps on every rank): stop when some rank asked to
+        (``interrupted`` wins over ``requested``), through one all-reduce of the ranks' requests."""
+        pending = self._pending_stop
+        flags = torch.tensor(
+            [float(pending == "interrupted"), float(pending is not None)], dtype=torch.float64, device=self.device
+        )
+        interrupted, requested = dist_utils.all_reduce_sum(flags).tolist()
+        if requested > 0:
+            self._stop_reason = "interrupted" if interrupted > 0 else "requested"
             self._pending_stop = None
-        return loss_sum / count, int(count), stop
+
+    def _add_count(self, count: int) -> None:
+        p = self._progress
+        p.epoch_count += count
+        p.interval_count += count
+        self._bar_count += count
 
     def _clip(self, need_norm: bool) -> torch.Tensor | float | None:
         """Clip gradients as configured; returns the global norm (before norm clipping) when computed, as a
@@ -953,6 +974,7 @@ class Trainer:
             return
         tensors = [e.loss for e in pending if isinstance(e.loss, torch.Tensor)]
         tensors += [e.norm for e in pending if isinstance(e.norm, torch.Tensor)]
+        tensors += [e.count for e in pending if isinstance(e.count, torch.Tensor)]
         values = iter(_read_scalars(tensors))  # the synchronisation (one per device the scalars are on)
         self._pending = []
         for e in pending:
@@ -961,6 +983,10 @@ class Trainer:
         for e in pending:
             if isinstance(e.norm, torch.Tensor):
                 e.norm = next(values)
+        for e in pending:
+            if isinstance(e.count, torch.Tensor):
+                e.count = int(next(values))
+                self._add_count(e.count)
             e.read = True
         p = self._progress
         for e in pending:
