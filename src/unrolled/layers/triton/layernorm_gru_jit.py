@@ -80,6 +80,10 @@ def ln_gru_forward(
         base = xp_ptr + t * B * 3 * H + goffs
         r = sigmoid(tl.load(base, mask=m2, other=0.0) + xr * a2r)
         z = sigmoid(tl.load(base + H, mask=m2, other=0.0) + xz * a2z)
+        xb = x2_ptr + t * B * 2 * H + zoffs  # stored now: shorter live ranges (fewer registers)
+        tl.store(xb, xr, mask=m2)
+        tl.store(xb + H, xz, mask=m2)
+        tl.store(r2_ptr + t * B + rb, r2, mask=mb)
         if AFTER:
             pn = tl.dot(h, wn, input_precision=PRECISION)
         else:
@@ -101,11 +105,7 @@ def ln_gru_forward(
         tl.store(gb, r, mask=m2)
         tl.store(gb + H, z, mask=m2)
         tl.store(gb + 2 * H, n, mask=m2)
-        xb = x2_ptr + t * B * 2 * H + zoffs
-        tl.store(xb, xr, mask=m2)
-        tl.store(xb + H, xz, mask=m2)
         tl.store(x3_ptr + t * B * H + offs, x3, mask=m2)
-        tl.store(r2_ptr + t * B + rb, r2, mask=mb)
         tl.store(r3_ptr + t * B + rb, r3, mask=mb)
 
 
