@@ -17,6 +17,7 @@ Configurations: A = (B32, T100, I128, H256), B = (B64, T200, I256, H512).
     python benchmarks/cells.py --quick         # A only, fewer rounds (under a minute)
     python benchmarks/cells.py --loop          # also every scan cell on the generic loop, for comparison
     python benchmarks/cells.py --configs A --only "ln_lstm,lstm peephole"   # some rows (nn.LSTM always runs)
+    python benchmarks/cells.py --autocast bf16  # every layer (torch's too) under torch.autocast(bfloat16)
 """
 
 from __future__ import annotations
@@ -98,19 +99,29 @@ def path_of(layer: Recurrent, batch: int) -> str:
     return inference if inference == training else f"{inference} / {training}"
 
 
-def runners(module: nn.Module, x: Tensor) -> tuple[Callable[[], None], Callable[[], None]]:
-    """(forward, forward+backward) closures for one module."""
+#: --autocast: name -> the autocast dtype every layer's forward runs under (None: off)
+AUTOCAST = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def runners(
+    module: nn.Module, x: Tensor, autocast: torch.dtype | None = None
+) -> tuple[Callable[[], None], Callable[[], None]]:
+    """(forward, forward+backward) closures for one module, forwards under ``torch.autocast(autocast)`` if set."""
+
+    def region():
+        return torch.autocast(x.device.type, dtype=autocast, enabled=autocast is not None)
 
     def forward() -> None:
         module.eval()
-        with torch.no_grad():
+        with torch.no_grad(), region():
             module(x)
 
     def forward_backward() -> None:
         module.train()
         module.zero_grad(set_to_none=True)
-        y, _ = module(x)
-        y.sum().backward()
+        with region():
+            y, _ = module(x)
+        y.float().sum().backward()
 
     return forward, forward_backward
 
@@ -129,7 +140,7 @@ def build(rows: list[Row], B: int, I: int, H: int, with_loop: bool) -> dict[str,
     return layers
 
 
-def run_config(key: str, rows: list[Row], rounds: int, with_loop: bool) -> str:
+def run_config(key: str, rows: list[Row], rounds: int, with_loop: bool, autocast: torch.dtype | None = None) -> str:
     B, T, I, H = CONFIGS[key]
     torch.manual_seed(0)
     x = torch.randn(B, T, I)
@@ -137,14 +148,14 @@ def run_config(key: str, rows: list[Row], rounds: int, with_loop: bool) -> str:
     peers = {row.label: row.peer for row in rows if row.peer}
     tokens = B * T
     lines = [
-        f"### Config {key}: B={B}, T={T}, I={I}, H={H}",
+        f"### Config {key}: B={B}, T={T}, I={I}, H={H}" + (f", autocast {autocast}" if autocast else ""),
         "",
         HEADER,
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     results = {}
     for mode in (0, 1):  # forward, forward+backward
-        fns = {name: runners(module, x)[mode] for name, (module, _) in layers.items()}
+        fns = {name: runners(module, x, autocast)[mode] for name, (module, _) in layers.items()}
         results[mode] = interleaved(fns, repeats=rounds, warmup=1)
     for name, (_, path) in layers.items():
         cells = []
@@ -168,6 +179,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
     parser.add_argument("--loop", action="store_true", help="also time every scan cell on the generic loop")
     parser.add_argument("--only", default=None, help="comma-separated row labels to run (default: all)")
+    parser.add_argument(
+        "--autocast", choices=sorted(AUTOCAST), default="off", help="run every forward under torch.autocast"
+    )
     args = parser.parse_args(argv)
     set_threads(args.threads)
     configs = (args.configs or ("A" if args.quick else "A,B")).split(",")
@@ -186,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"<!-- {machine()}; {rounds} rounds; command: {command} -->")
     for key in configs:
         print()
-        print(run_config(key, rows, rounds, args.loop))
+        print(run_config(key, rows, rounds, args.loop, AUTOCAST[args.autocast]))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from unrolled.cells.base import RecurrentCell
 from unrolled.cells.elman import ElmanCell
 from unrolled.cells.gru import GRUCell
 from unrolled.cells.lstm import LSTMCell
+from unrolled.layers.precision import autocast_policy
 
 
 @dataclass(frozen=True)
@@ -151,18 +152,6 @@ def fusable(cells: Sequence[RecurrentCell]) -> bool:
     return common_twin(cells) is not None
 
 
-def fused_runs_under_autocast(cell: RecurrentCell, device_type: str) -> bool:
-    """Whether torch's kernel for ``cell`` runs under the autocast now enabled on ``device_type``. On CPU torch's
-    LSTM kernel under autocast is oneDNN's, which needs the processor's bfloat16 / float16 instructions (without
-    them it fails with "could not create a primitive descriptor"); every other kernel runs anywhere."""
-    twin = torch_twin(cell)
-    if twin is None or device_type != "cpu" or twin.mode != "LSTM":
-        return True
-    if torch.get_autocast_dtype("cpu") == torch.float16:
-        return bool(torch.ops.mkldnn._is_mkldnn_fp16_supported())
-    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-
-
 def _params(cell: RecurrentCell) -> list[Tensor]:
     ps = [cell.weight_ih, cell.weight_hh]
     if cell.bias_ih is not None:
@@ -187,13 +176,36 @@ def run_fused(
     weights: Sequence[Tensor] | None = None,
 ) -> tuple[Tensor, list]:
     """One layer, one or two directions: x (T, B, I) -> outputs (T, B, D*O), final states per direction.
-    ``weights``: :func:`kernel_weights` of ``cells`` when the caller has them already."""
+    ``weights``: :func:`kernel_weights` of ``cells`` when the caller has them already.
+
+    Under ``torch.autocast`` the kernel runs in the parameters' dtype with autocast off (torch's own autocast
+    wrapper of cuDNN's RNN would cast to float16 whatever the autocast dtype) and the outputs are returned in the
+    autocast dtype, the final states in the parameters' (:mod:`unrolled.layers.precision`)."""
     twin = common_twin(cells)
     if twin is None:
         raise ValueError(f"run_fused needs standard cells ({STANDARD_CELLS}) of one kind and options")
+    params = list(weights) if weights is not None else kernel_weights(cells)
+    policy = autocast_policy(x.device.type, params[0].dtype)
+    if policy is None:
+        return _run_kernel(twin, cells, x, states, lengths, training, params)
+    with policy.recurrence():
+        x, states = policy.to_compute(x), policy.to_compute(list(states))
+        out, finals = _run_kernel(twin, cells, x, states, lengths, training, params)
+    return policy.to_output(out), finals
+
+
+def _run_kernel(
+    twin: TorchTwin,
+    cells: Sequence[RecurrentCell],
+    x: Tensor,
+    states: Sequence,
+    lengths: Tensor | None,
+    training: bool,
+    params: list[Tensor],
+) -> tuple[Tensor, list]:
+    """:func:`run_fused` in the dtype of its arguments."""
     kernel = twin.kernel
     is_lstm = twin.mode == "LSTM"  # the one mode with a second state tensor c
-    params = list(weights) if weights is not None else kernel_weights(cells)
     has_bias = cells[0].bias_ih is not None
     bidir = len(cells) == 2
     if is_lstm:

@@ -10,11 +10,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from unrolled.cells.base import RecurrentCell, State, autocast_enabled, check_positive, state_mismatch
+from unrolled.cells.base import RecurrentCell, State, check_positive, state_mismatch
 from unrolled.cells.registry import make_cell
 from unrolled.layers.convert import from_torch, state_from_torch, state_to_torch, to_torch
 from unrolled.layers.flat_weights import Offsets, flatten_layer, is_flat
-from unrolled.layers.fused import STANDARD_CELLS, fusable, fused_runs_under_autocast, kernel_weights, run_fused
+from unrolled.layers.fused import STANDARD_CELLS, fusable, kernel_weights, run_fused
 from unrolled.layers.lengths import resolve_lengths, reverse_time, time_mask
 from unrolled.layers.merge import get_concatenated_merge, get_merge
 from unrolled.layers.regularization import variational_mask
@@ -58,11 +58,19 @@ class Recurrent(nn.Module):
     cells that have a fused Triton kernel and fit on chip run it instead of the scan path (``backend="auto"``,
     :mod:`unrolled.layers.triton`: the whole time loop in one launch, same contract and parameters). Everything
     else (and scan cells while delays, recurrent dropout in training, zoneout or teacher forcing are on) runs
-    the generic loop over ``cell.step``. Under ``torch.autocast`` layers take torch's kernel or the generic
-    loop (the scan and Triton paths compute in the parameters' dtype only). ``backend="scan"`` / ``"fused"``
-    demand their path and error if impossible (so ``"scan"`` under autocast); ``"loop"`` forces the generic loop
-    over ``cell.step``. Every path supports double backward (e.g. gradient penalties); the scan path by
-    recomputing its forward as a differentiable loop when ``create_graph=True``.
+    the generic loop over ``cell.step``. ``backend="scan"`` / ``"fused"`` demand their path and error if
+    impossible; ``"loop"`` forces the generic loop over ``cell.step``. Every path supports double backward (e.g.
+    gradient penalties); the scan path by recomputing its forward as a differentiable loop when
+    ``create_graph=True``.
+
+    Mixed precision: under ``torch.autocast`` every path takes the same route as outside it and follows one
+    policy (:mod:`unrolled.layers.precision`): the recurrence (per-step recurrent products, gates, normalisation,
+    the state :math:`h_t` and memory :math:`c_t`) runs in the parameters' dtype (float32) with autocast off,
+    since rounding the state every step compounds over long T; on the scan, Triton and loop paths the input
+    projection for all T steps, computed before the recurrence, runs in the autocast dtype. torch's fused kernel
+    runs wholly in float32 (its autocast wrapper would run cuDNN in float16 even under a bfloat16 autocast). The
+    output is returned in the autocast dtype (reduced precision, as ``torch.nn.LSTM``'s under autocast), the final
+    state in the parameters' dtype, and the parameters' gradients in theirs.
 
     Flat weights: the weights of every layer that can run torch's kernel are views into one buffer per layer, in
     the layout cuDNN reads (:mod:`unrolled.layers.flat_weights`; what ``torch.nn.RNNBase.flatten_parameters``
@@ -302,8 +310,6 @@ class Recurrent(nn.Module):
             return False
         if self.backend == "fused":
             return True
-        if autocast_enabled(x.device.type):  # the scan path computes in the parameters' dtype only
-            return fused_runs_under_autocast(self.cells[layer * self.num_directions], x.device.type)
         cells = list(self.cells[layer * self.num_directions : (layer + 1) * self.num_directions])
         params = (p for c in cells for p in c.parameters())
         needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params))
@@ -435,11 +441,12 @@ class Recurrent(nn.Module):
             state, history = state
         rec_mask = None
         if self.recurrent_dropout > 0 and self.training:
-            rec_mask = variational_mask(x.shape[1], cell.output_size, self.recurrent_dropout, x)
+            like = next(cell.parameters(), x)  # the recurrence's dtype (float32 under autocast too)
+            rec_mask = variational_mask(x.shape[1], cell.output_size, self.recurrent_dropout, like)
         plain = history is None and rec_mask is None and teacher is None and self.zoneout == 0
         if plain and self._scan[i] and self.backend == "auto" and triton_runs(cell, x.device):
             return run_triton(cell, xp, state, lengths)  # one launch for all T; zero past each end
-        if plain and self._scan[i] and (self.backend == "scan" or not autocast_enabled(x.device.type)):
+        if plain and self._scan[i]:
             return scan(cell, xp, state, lengths)  # zero past each end
         if plain and lengths is None:
             return unroll_plain(cell, xp, state)

@@ -6,6 +6,9 @@ The input projection of every step is computed before the loop in one matrix pro
 shared notes on RNN speed) and calls ``cell.step`` (``cell.step_with_dropout`` under recurrent dropout). Extra
 features (variable lengths, delay paths, recurrent dropout, zoneout, teacher forcing) each cost only when enabled,
 and which of them are on is resolved before the loop, not tested at every step.
+
+Under ``torch.autocast`` both loops run in the cell's parameter dtype with autocast off and return their outputs
+in the autocast dtype, like every path of :class:`~unrolled.layers.Recurrent` (:mod:`unrolled.layers.precision`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from torch import Tensor
 
 from unrolled.cells.base import RecurrentCell, State, state_hidden
 from unrolled.layers.lengths import time_mask
+from unrolled.layers.precision import float_recurrence
 from unrolled.layers.regularization import zoneout_masks
 
 
@@ -43,6 +47,7 @@ def _like(template: State, parts: tuple[Tensor, ...]) -> State:
     return parts[0] if isinstance(template, Tensor) else parts
 
 
+@float_recurrence
 def unroll_plain(cell: RecurrentCell, xp: Tensor, state: State) -> tuple[Tensor, State]:
     """The fast loop, no extra features: xp (T, B, G) -> outputs (T, B, O), final state."""
     step = cell.step
@@ -63,6 +68,7 @@ def _zoneout_eval(p: float, old: tuple[Tensor, ...], new: tuple[Tensor, ...]):
     return tuple(torch.lerp(n, o, p) for o, n in zip(old, new))
 
 
+@float_recurrence
 def unroll(cell: RecurrentCell, xp: Tensor, state: State, opt: UnrollOptions) -> tuple[Tensor, State, Tensor | None]:
     """Run ``cell`` over projected inputs ``xp`` (T, B, G) from ``state``.
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from unrolled.cells.base import RecurrentCell, State, autocast_enabled
+from unrolled.cells.base import RecurrentCell, State
+from unrolled.layers.precision import autocast_off, float_recurrence
 from unrolled.layers.scan.double import keeps_inputs, not_prepared_error
 from unrolled.layers.scan.kernel import ScanKernel, Workspace
 from unrolled.layers.scan.registry import SCAN_KERNELS, scan_kernel
@@ -98,14 +99,15 @@ def _reference(kernel: ScanKernel, xp: Tensor, state0: tuple, P: tuple, capture:
 class _ScanFunction(torch.autograd.Function):
     """Inputs: kernel, capture, n_state, xp (T, B, G), the state parts, ``kernel.params``; outputs: (T, B, O),
     the final state parts. Backward: the kernel's hand-written BPTT; with ``create_graph=True``, autograd
-    through :func:`_reference` instead (its result is differentiable again)."""
+    through :func:`_reference` instead (its result is differentiable again). Both with autocast off, like the
+    forward (:mod:`unrolled.layers.precision`), whatever the autocast of the thread calling ``backward()``."""
 
     @staticmethod
     def forward(ctx, kernel: ScanKernel, capture, n_state: int, xp: Tensor, *tensors):
         state0, P = tensors[:n_state], tensors[n_state:]
         out, final, ws = _forward(kernel, xp, state0, P, capture, save=True)
         ctx.kernel, ctx.capture, ctx.n_state, ctx.n_params = kernel, capture, n_state, len(P)
-        ctx.keys = kernel.saved_keys
+        ctx.keys, ctx.device_type = kernel.saved_keys, xp.device.type
         kept = xp if keeps_inputs() else None  # only a double backward reads xp (see double.py)
         ctx.save_for_backward(kept, *state0, *P, out, *(ws[k] for k in kernel.saved_keys))
         ctx.set_materialize_grads(False)
@@ -113,42 +115,48 @@ class _ScanFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dout, *dfinal):
-        if torch.is_grad_enabled():  # create_graph=True: the gradient must be differentiable itself
-            return _backward_by_recomputation(ctx, dout, dfinal)
-        kernel, n, nP = ctx.kernel, ctx.n_state, ctx.n_params
-        saved = ctx.saved_tensors
-        state0, P, out = saved[1 : 1 + n], saved[1 + n : 1 + n + nP], saved[1 + n + nP]
-        ws: Workspace = dict(zip(ctx.keys, saved[2 + n + nP :]))
-        ws["P"] = P
-        T = out.shape[0]
-        capture = ctx.capture
-        if capture is not None and dout is not None:  # outputs past each end are constant zeros
-            dout = dout.index_put(capture.padding, dout.new_zeros(()))
-        needs = ctx.needs_input_grad
-        ws["needs"] = needs[4 + n :]  # which of the kernel's params need a gradient
-        kernel.begin_backward(ws, state0, out)
-        ends = capture.at if capture is not None else {T - 1: None}
-        dh: Tensor = dout[T - 1] if dout is not None else torch.zeros_like(state0[0])
-        drest = tuple(torch.zeros_like(s) for s in state0[1:])
-        chunk = kernel.chunk
-        dprev, lo = (), 0
-        for t in range(T - 1, -1, -1):
-            if t == T - 1 or t % chunk == chunk - 1:  # entering the chunk of steps t0..t
-                ws["t0"] = t0 = t - t % chunk
-                kernel.factors(ws, state0, out, t0, t + 1)
-                if dout is not None:  # dL/dy_{t-1} for the chunk's steps, as views made per chunk
-                    lo = max(t0 - 1, 0)
-                    dprev = dout[lo:t].unbind(0)
-            if t in ends:
-                m = ends[t]
-                m = None if m is None else m.to(dh.dtype)
-                inject = [None if d is None else (d if m is None else d * m) for d in dfinal]
-                grads = tuple(g if d is None else g + d for g, d in zip((dh, *drest), inject))
-                dh, drest = grads[0], grads[1:]
-            dh, drest = kernel.bstep(t, dh, drest, dprev[t - 1 - lo] if dprev and t > 0 else None, ws)
-        dxp, dP = kernel.finish(ws, state0, out, needs[4 + n :])
-        dstate0 = tuple(g if need else None for g, need in zip((dh, *drest), needs[4 : 4 + n]))
-        return (None, None, None, dxp if needs[3] else None, *dstate0, *dP)
+        with autocast_off(ctx.device_type):  # the recurrence's dtype, as in the forward
+            if torch.is_grad_enabled():  # create_graph=True: the gradient must be differentiable itself
+                return _backward_by_recomputation(ctx, dout, dfinal)
+            return _backward(ctx, dout, dfinal)
+
+
+def _backward(ctx, dout: Tensor | None, dfinal: tuple) -> tuple:
+    """The Function's first-order gradients: the kernel's hand-written BPTT."""
+    kernel, n, nP = ctx.kernel, ctx.n_state, ctx.n_params
+    saved = ctx.saved_tensors
+    state0, P, out = saved[1 : 1 + n], saved[1 + n : 1 + n + nP], saved[1 + n + nP]
+    ws: Workspace = dict(zip(ctx.keys, saved[2 + n + nP :]))
+    ws["P"] = P
+    T = out.shape[0]
+    capture = ctx.capture
+    if capture is not None and dout is not None:  # outputs past each end are constant zeros
+        dout = dout.index_put(capture.padding, dout.new_zeros(()))
+    needs = ctx.needs_input_grad
+    ws["needs"] = needs[4 + n :]  # which of the kernel's params need a gradient
+    kernel.begin_backward(ws, state0, out)
+    ends = capture.at if capture is not None else {T - 1: None}
+    dh: Tensor = dout[T - 1] if dout is not None else torch.zeros_like(state0[0])
+    drest = tuple(torch.zeros_like(s) for s in state0[1:])
+    chunk = kernel.chunk
+    dprev, lo = (), 0
+    for t in range(T - 1, -1, -1):
+        if t == T - 1 or t % chunk == chunk - 1:  # entering the chunk of steps t0..t
+            ws["t0"] = t0 = t - t % chunk
+            kernel.factors(ws, state0, out, t0, t + 1)
+            if dout is not None:  # dL/dy_{t-1} for the chunk's steps, as views made per chunk
+                lo = max(t0 - 1, 0)
+                dprev = dout[lo:t].unbind(0)
+        if t in ends:
+            m = ends[t]
+            m = None if m is None else m.to(dh.dtype)
+            inject = [None if d is None else (d if m is None else d * m) for d in dfinal]
+            grads = tuple(g if d is None else g + d for g, d in zip((dh, *drest), inject))
+            dh, drest = grads[0], grads[1:]
+        dh, drest = kernel.bstep(t, dh, drest, dprev[t - 1 - lo] if dprev and t > 0 else None, ws)
+    dxp, dP = kernel.finish(ws, state0, out, needs[4 + n :])
+    dstate0 = tuple(g if need else None for g, need in zip((dh, *drest), needs[4 : 4 + n]))
+    return (None, None, None, dxp if needs[3] else None, *dstate0, *dP)
 
 
 def _backward_by_recomputation(ctx, dout: Tensor | None, dfinal: tuple) -> tuple:
@@ -200,13 +208,16 @@ def check_lengths(lengths: Tensor | None, T: int, B: int, who: str) -> None:
         raise ValueError(f"{who} expected lengths in 1..T = 1..{T}, got min {lo} and max {hi}")
 
 
+@float_recurrence
 def scan(cell: RecurrentCell, xp: Tensor, state: State, lengths: Tensor | None = None) -> tuple:
     r"""Run ``cell`` over projected inputs with the hand-written BPTT backward.
 
     Computes what the generic loop computes (``cell.step`` at every step, from ``state``), faster: see
     :mod:`unrolled.layers.scan`. With gradients off (``torch.no_grad()`` or nothing requiring grad) it runs a
     plain loop and keeps no workspace. The backward is differentiable (``create_graph=True``, e.g. gradient
-    penalties): it then recomputes the forward as a loop over ``cell.step`` and differentiates that.
+    penalties): it then recomputes the forward as a loop over ``cell.step`` and differentiates that. Under
+    ``torch.autocast`` the recurrence runs in the parameters' dtype with autocast off and the outputs are
+    returned in the autocast dtype, the final state in the parameters' (:mod:`unrolled.layers.precision`).
 
     Args:
         cell: a cell with a scan kernel (:func:`supports_scan`).
@@ -234,11 +245,6 @@ def scan(cell: RecurrentCell, xp: Tensor, state: State, lengths: Tensor | None =
     if xp.dim() != 3 or xp.shape[-1] != cell.projected_size:
         G = cell.projected_size
         raise ValueError(f"scan expected projected inputs (T, B, {G}), got {tuple(xp.shape)}")
-    if autocast_enabled(xp.device.type):
-        raise ValueError(
-            "scan computes in the parameters' dtype and cannot run under torch.autocast; expected a call outside "
-            "autocast (Recurrent runs the generic loop under autocast)"
-        )
     T, B = xp.shape[0], xp.shape[1]
     check_lengths(lengths, T, B, "scan")
     xp = kernel.prepare(cell, xp).contiguous()

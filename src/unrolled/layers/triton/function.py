@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from unrolled.cells.base import RecurrentCell, State
+from unrolled.layers.precision import autocast_off, float_recurrence
 from unrolled.layers.scan.function import capture_of, check_lengths, recomputed_gradients
 from unrolled.layers.triton.kernel import TritonKernel, interpreting
 from unrolled.layers.triton.registry import TRITON_KERNELS, triton_kernel
@@ -14,7 +15,8 @@ from unrolled.layers.triton.registry import TRITON_KERNELS, triton_kernel
 class _TritonFunction(torch.autograd.Function):
     """Inputs: kernel, capture, lengths, xp (T, B, G), the initial state parts, the kernel's params; outputs:
     (T, B, H) (zero past each end) and the final state parts. Backward: the kernel's fused BPTT; with
-    ``create_graph=True``, autograd through the scan path's differentiable reference loop instead."""
+    ``create_graph=True``, autograd through the scan path's differentiable reference loop instead. Both with
+    autocast off, like the forward (:mod:`unrolled.layers.precision`)."""
 
     @staticmethod
     def forward(ctx, kernel: TritonKernel, capture, lengths, xp: Tensor, *tensors):
@@ -24,22 +26,29 @@ class _TritonFunction(torch.autograd.Function):
         out = hs if capture is None else hs.masked_fill(~capture.valid, 0.0)  # (T, B, H)
         finals = kernel.finals(hs, saved)  # each sequence's state at its own last step
         ctx.kernel, ctx.capture, ctx.lengths, ctx.n_params = kernel, capture, lengths, len(P)
+        ctx.device_type = xp.device.type
         ctx.save_for_backward(xp, *state0, *P, hs, *saved)
         ctx.set_materialize_grads(False)
         return (out, *finals)
 
     @staticmethod
     def backward(ctx, dout, *dfinal):
-        if torch.is_grad_enabled():  # create_graph=True: the gradient must be differentiable itself
-            return _backward_by_recomputation(ctx, dout, dfinal)
-        n, nP = ctx.kernel.n_state, ctx.n_params
-        saved = ctx.saved_tensors
-        state0, P = saved[1 : 1 + n], saved[1 + n : 1 + n + nP]
-        hs, extra = saved[1 + n + nP], saved[2 + n + nP :]
-        needs = ctx.needs_input_grad
-        dxp, dstate0, dP = ctx.kernel.backward(dout, dfinal, state0, P, hs, extra, ctx.lengths, needs[4 + n :])
-        dstate0 = tuple(g if need else None for g, need in zip(dstate0, needs[4 : 4 + n]))
-        return (None, None, None, dxp if needs[3] else None, *dstate0, *dP)
+        with autocast_off(ctx.device_type):  # the recurrence's dtype, as in the forward
+            if torch.is_grad_enabled():  # create_graph=True: the gradient must be differentiable itself
+                return _backward_by_recomputation(ctx, dout, dfinal)
+            return _backward(ctx, dout, dfinal)
+
+
+def _backward(ctx, dout: Tensor | None, dfinal: tuple) -> tuple:
+    """The Function's first-order gradients: the kernel's fused BPTT."""
+    n, nP = ctx.kernel.n_state, ctx.n_params
+    saved = ctx.saved_tensors
+    state0, P = saved[1 : 1 + n], saved[1 + n : 1 + n + nP]
+    hs, extra = saved[1 + n + nP], saved[2 + n + nP :]
+    needs = ctx.needs_input_grad
+    dxp, dstate0, dP = ctx.kernel.backward(dout, dfinal, state0, P, hs, extra, ctx.lengths, needs[4 + n :])
+    dstate0 = tuple(g if need else None for g, need in zip(dstate0, needs[4 : 4 + n]))
+    return (None, None, None, dxp if needs[3] else None, *dstate0, *dP)
 
 
 def _backward_by_recomputation(ctx, dout: Tensor | None, dfinal: tuple) -> tuple:
@@ -54,6 +63,7 @@ def _as_tuple(state: State) -> tuple[Tensor, ...]:
     return (state,) if isinstance(state, Tensor) else tuple(state)
 
 
+@float_recurrence
 def run_triton(cell: RecurrentCell, xp: Tensor, state: State, lengths: Tensor | None = None) -> tuple:
     r"""Run ``cell`` over projected inputs with the fused Triton kernels: the same contract as
     :func:`~unrolled.layers.scan.scan`.
@@ -64,11 +74,12 @@ def run_triton(cell: RecurrentCell, xp: Tensor, state: State, lengths: Tensor | 
     step's pointwise math fused (FlashRNN, Pöppel et al. 2024). The backward is one launch over all T steps
     backwards, then :math:`\partial L / \partial W_{hh} = \sum_t \delta A_t^\top h_{t-1}` as one product. The
     parameters are the cell's own. Double backward (``create_graph=True``) differentiates the scan path's
-    reference loop.
+    reference loop. Under ``torch.autocast`` the kernels run in float32 with autocast off and the outputs are
+    returned in the autocast dtype, the final state in float32 (:mod:`unrolled.layers.precision`).
 
     Args:
         cell: a cell with a Triton kernel (:data:`TRITON_KERNELS`).
-        xp: ``cell.project_input(x)``, (T, B, G), float32, on a CUDA device (or the CPU under
+        xp: ``cell.project_input(x)``, (T, B, G), float32 (any dtype under autocast), on a CUDA device (or the CPU under
             ``TRITON_INTERPRET=1``).
         state: the initial state, as ``cell.init_state`` ((B, H), or (h, c) for the LSTM).
         lengths: optional (B,) integer tensor in 1..T: the final state is each sequence's state at its own last
