@@ -23,7 +23,8 @@ CPU under Triton's interpreter (``TRITON_INTERPRET=1``) against the scan path; c
 GPU speed is unmeasured.
 
 Triton is optional: nothing here imports it until a kernel is launched (the ``*_jit`` modules), and
-:func:`triton_runs` is False without Triton, without CUDA or under autocast.
+:func:`triton_runs` is False without Triton or without CUDA. Under ``torch.autocast`` the kernels run the recurrence
+in float32 on the projected inputs cast from the autocast dtype (:mod:`unrolled.layers.precision`).
 
 Modules: :mod:`~unrolled.layers.triton.kernel` (the host-side contract, launch helpers),
 :mod:`~unrolled.layers.triton.function` (the autograd Function, :func:`run_triton`), one host module and one
