@@ -9,7 +9,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from unrolled.reservoir.cpu_loop import leaky_tanh_loop
 from unrolled.reservoir.readout import cholesky_normal_solve, ridge_penalty
 from unrolled.reservoir.reservoir import Reservoir
 
@@ -111,7 +110,7 @@ def overlapped_ridge_fit(
 
     The same computation as running :class:`Reservoir` over the whole input and then
     :func:`~unrolled.reservoir.readout.ridge_solve` on the states after the washout, reordered in time: the loop
-    (:func:`~unrolled.reservoir.cpu_loop.leaky_tanh_loop`, bit-identical states) runs ``chunk`` steps at a time,
+    (:meth:`Reservoir.loop`, the same kernel as the one-shot run: bit-identical states) runs ``chunk`` steps at a time,
     and each finished chunk of features :math:`\bar X_c = [x_t; u_t; 1]` goes to one worker thread, which adds
     :math:`\bar X_c^\top \bar X_c` and :math:`\bar X_c^\top Y_c` into float64 accumulators; the Cholesky solve of
     :math:`(\sum_c \bar X_c^\top \bar X_c + \lambda D) \bar W = \sum_c \bar X_c^\top Y_c` follows once both are
@@ -161,7 +160,7 @@ def overlapped_ridge_fit(
     drive = reservoir.teacher_drive(input, feedback)  # (B, T, N)
     d = drive.detach().transpose(0, 1).contiguous().numpy()  # (T, B, N)
     x = np.zeros((B, N), dtype=d.dtype) if state is None else state.detach().contiguous().numpy()  # (B, N)
-    W, leak = reservoir.weight_hh.numpy(), reservoir.leak_rate.numpy()
+    loop, leak = reservoir.loop(), reservoir.leak_rate.numpy()  # the compiled kernel (GIL released) or numpy
     u, y = input.detach().numpy(), targets.detach().numpy()  # (B, T, I), (B, T, O)
     F = N + (input.shape[-1] if readout_input else 0)
     sums = _NormalEquations(F, targets.shape[-1], washout, bias, readout_input, rows=min(chunk, T) * B)
@@ -170,7 +169,7 @@ def overlapped_ridge_fit(
         pending = []
         for t0 in range(0, T, chunk):
             t1 = min(T, t0 + chunk)
-            states = leaky_tanh_loop(d[t0:t1], W, leak, x)  # (Tc, B, N)
+            states = loop(d[t0:t1], leak, x)  # (Tc, B, N)
             x = states[-1]  # (B, N)
             if t1 > washout:
                 pending.append(worker.submit(sums.add, states, u[:, t0:t1], y[:, t0:t1], t0))

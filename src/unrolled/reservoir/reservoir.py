@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from unrolled.reservoir.cpu_loop import leaky_tanh_loop
+from unrolled.reservoir.compiled_loop import ReservoirLoop
 
 __all__ = ["Reservoir", "ReservoirConfig", "scale_to_spectral_radius", "spectral_radius"]
 
@@ -109,9 +109,11 @@ class Reservoir(nn.Module):
 
     The update runs as one batched recurrence over all B sequences: the input projection (and, with teacher
     feedback, the fed-back outputs) for every step in one product, then one (B, N) x (N, N) product per step. On
-    the CPU without gradients, for one sequence or a small B N^2, the steps run in a numpy loop on a preallocated
-    buffer (:func:`~unrolled.reservoir.cpu_loop.leaky_tanh_loop`: no per-step tensors, several times faster for
-    one sequence); otherwise (GPU, large batches, or an input that requires grad) as torch operations.
+    the CPU without gradients, for one sequence or a small B N^2, the steps run in one compiled call
+    (:class:`~unrolled.reservoir.compiled_loop.ReservoirLoop`: numba, W in CSR form when sparse, each row's dot
+    product, tanh and leak fused; without numba a numpy loop on a preallocated buffer,
+    :func:`~unrolled.reservoir.cpu_loop.leaky_tanh_loop`), with no per-step tensors; otherwise (GPU, large
+    batches, or an input that requires grad) as torch operations.
 
     Args:
         config: a :class:`ReservoirConfig` (or its fields as keyword arguments).
@@ -162,10 +164,28 @@ class Reservoir(nn.Module):
             self.register_buffer("weight_fb", W_fb.to(dtype))  # W_fb (N, O)
         else:
             self.weight_fb = None
+        self._loop_cache: tuple[Tensor, int, ReservoirLoop] | None = None  # (weight_hh, its version, its loop)
 
     @property
     def units(self) -> int:
         return self.config.units
+
+    def loop(self) -> ReservoirLoop:
+        """The CPU loop for the current ``weight_hh`` (:class:`~unrolled.reservoir.compiled_loop.ReservoirLoop`:
+        the compiled kernel, with W in CSR form when sparse, or the numpy loop). Built once and kept while
+        ``weight_hh`` is the same tensor at the same version (an in-place change, ``load_state_dict`` or ``.to()``
+        builds a new one); CPU float32/64 weights only."""
+        W = self.weight_hh
+        cached = self.__dict__.get("_loop_cache")
+        if cached is None or cached[0] is not W or cached[1] != W._version:
+            cached = (W, W._version, ReservoirLoop(W.detach().numpy()))  # holding W keeps its address unique
+            self._loop_cache = cached
+        return cached[2]
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state["_loop_cache"] = None  # rebuilt on first use (it holds compiled functions)
+        return state
 
     def _check(self, input: Tensor, feedback: Tensor | None, state: Tensor | None) -> None:
         if not isinstance(input, Tensor) or input.dim() != 3 or input.shape[-1] != self.config.input_size:
@@ -209,7 +229,7 @@ class Reservoir(nn.Module):
         return torch.lerp(state, torch.tanh(pre), self.leak_rate)  # (1 - a) x + a tanh(.)
 
     def _fast(self, batch: int, *tensors: Tensor | None) -> bool:
-        """Whether the numpy loop (:func:`leaky_tanh_loop`) runs: CPU, float32/64, nothing needing gradients, and a
+        """Whether the CPU loop (:meth:`loop`) runs: CPU, float32/64, nothing needing gradients, and a
         per-step product small enough for one BLAS thread (one sequence, or B N^2 < 2^20), where the per-operation
         overhead of torch dominates; multithreaded BLAS products inside a Python loop were measured many times
         slower on a loaded machine (threads waiting for each other at every step)."""
@@ -237,9 +257,7 @@ class Reservoir(nn.Module):
             with torch.no_grad():
                 d = drive.detach().transpose(0, 1).contiguous().numpy()  # (T, B, N)
                 x0 = x.detach().contiguous().numpy()  # (B, N)
-                out = torch.from_numpy(
-                    leaky_tanh_loop(d, self.weight_hh.numpy(), self.leak_rate.numpy(), x0)
-                ).transpose(0, 1)  # (B, T, N)
+                out = torch.from_numpy(self.loop()(d, self.leak_rate.numpy(), x0)).transpose(0, 1)  # (B, T, N)
             return out.contiguous(), out[:, -1].clone()  # a copy only when B > 1
         out = input.new_empty(B, T, self.config.units)  # (B, T, N)
         for t in range(T):
