@@ -17,7 +17,7 @@ Configurations: A = (B32, T100, I128, H256), B = (B64, T200, I256, H512).
     python benchmarks/cells.py --quick         # A only, fewer rounds (under a minute)
     python benchmarks/cells.py --loop          # also every scan cell on the generic loop, for comparison
     python benchmarks/cells.py --configs A --only "ln_lstm,lstm peephole"   # some rows (nn.LSTM always runs)
-    python benchmarks/cells.py --autocast bf16  # every layer (torch's too) under torch.autocast(bfloat16)
+    python benchmarks/cells.py --autocast bf16  # every forward under torch.autocast(bfloat16) (see peer_autocast)
 """
 
 from __future__ import annotations
@@ -103,6 +103,17 @@ def path_of(layer: Recurrent, batch: int) -> str:
 AUTOCAST = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+def peer_autocast(autocast: torch.dtype | None) -> torch.dtype | None:
+    """The autocast the torch.nn peers run under: ``autocast``, except on a CPU without oneDNN's bfloat16 / float16
+    instructions, where torch's LSTM kernel under autocast fails ("could not create a primitive descriptor"):
+    there the peers run in float32 (and the table's header says so)."""
+    if autocast is None:
+        return None
+    mkldnn = torch.ops.mkldnn
+    supported = mkldnn._is_mkldnn_fp16_supported if autocast == torch.float16 else mkldnn._is_mkldnn_bf16_supported
+    return autocast if supported() else None
+
+
 def runners(
     module: nn.Module, x: Tensor, autocast: torch.dtype | None = None
 ) -> tuple[Callable[[], None], Callable[[], None]]:
@@ -140,6 +151,13 @@ def build(rows: list[Row], B: int, I: int, H: int, with_loop: bool) -> dict[str,
     return layers
 
 
+def _autocast_note(autocast: torch.dtype | None) -> str:
+    if autocast is None:
+        return ""
+    peers = "" if peer_autocast(autocast) == autocast else " (torch.nn peers in float32: no oneDNN support here)"
+    return f", Recurrent under autocast {autocast}{peers}"
+
+
 def run_config(key: str, rows: list[Row], rounds: int, with_loop: bool, autocast: torch.dtype | None = None) -> str:
     B, T, I, H = CONFIGS[key]
     torch.manual_seed(0)
@@ -148,14 +166,17 @@ def run_config(key: str, rows: list[Row], rounds: int, with_loop: bool, autocast
     peers = {row.label: row.peer for row in rows if row.peer}
     tokens = B * T
     lines = [
-        f"### Config {key}: B={B}, T={T}, I={I}, H={H}" + (f", autocast {autocast}" if autocast else ""),
+        f"### Config {key}: B={B}, T={T}, I={I}, H={H}" + _autocast_note(autocast),
         "",
         HEADER,
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     results = {}
     for mode in (0, 1):  # forward, forward+backward
-        fns = {name: runners(module, x, autocast)[mode] for name, (module, _) in layers.items()}
+        fns = {
+            name: runners(module, x, peer_autocast(autocast) if path == "torch" else autocast)[mode]
+            for name, (module, path) in layers.items()
+        }
         results[mode] = interleaved(fns, repeats=rounds, warmup=1)
     for name, (_, path) in layers.items():
         cells = []
