@@ -11,7 +11,7 @@ import torch
 pytest.importorskip("triton", reason="triton is not installed (the [gpu] extra): the fused kernels are untested")
 
 from unrolled.cells.elman import ElmanCell  # noqa: E402
-from unrolled.cells.layernorm import LayerNormLSTMCell  # noqa: E402
+from unrolled.cells.layernorm import LayerNormGRUCell, LayerNormLSTMCell  # noqa: E402
 from unrolled.layers.scan import scan  # noqa: E402
 from unrolled.layers.triton import run_triton  # noqa: E402
 
@@ -37,8 +37,9 @@ def _run(fn, cell, x, state0, lengths, loss, backward_inside: bool):
     [
         (lambda: ElmanCell(3, 8), None, False),
         (lambda: LayerNormLSTMCell(3, 8), [4, 2, 1], True),
+        (lambda: LayerNormGRUCell(3, 8, reset="before"), [3, 4, 2], False),
     ],
-    ids=["elman", "ln_lstm-lengths-backward-inside"],
+    ids=["elman", "ln_lstm-lengths-backward-inside", "ln_gru_before-lengths"],
 )
 def test_triton_equals_scan_under_autocast(make, lengths, backward_inside, loss):
     torch.manual_seed(0)
