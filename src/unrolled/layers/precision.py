@@ -21,8 +21,10 @@ the same rule:
   carried from chunk to chunk (truncated BPTT) keeps full precision and its dtype does not depend on the path.
 * Gradients of the parameters have the parameters' dtype. The custom autograd Functions run their backward
   with autocast off too (what ``torch.amp.custom_bwd`` does; written out here because the Functions serve the
-  CPU and CUDA devices and ``custom_fwd`` binds one device type), so a ``backward()`` called inside an autocast
-  region computes the same gradients as one outside it.
+  CPU and CUDA devices and ``custom_fwd`` binds one device type), so on the scan and Triton paths a
+  ``backward()`` called inside an autocast region computes the same gradients as one outside it. The loop's and
+  torch's kernel's backward are autograd's, whose ops autocast when ``backward()`` runs inside the region
+  (float32 gradients, within bfloat16 tolerance): call it outside, as torch advises.
 
 Float64 parameters (which autocast never casts) and calls outside autocast are left untouched: the policy is
 None and the paths run as they always do.
