@@ -15,6 +15,7 @@ from unrolled.layers.scan.elman import ElmanScan
 from unrolled.layers.scan.gru import GRUAfterScan, GRUBeforeScan
 from unrolled.layers.scan.kernel import NAME_OF_ACTIVATION, ScanKernel
 from unrolled.layers.scan.layernorm import LayerNormGRUScan, LayerNormLSTMScan
+from unrolled.layers.scan.layernorm_compiled import compiled_ln_lstm
 from unrolled.layers.scan.leaky import LeakyScan
 from unrolled.layers.scan.lstm import LSTMScan
 
@@ -31,6 +32,11 @@ def _leaky(cell: LeakyCell) -> ScanKernel | None:
     return LeakyScan(cell) if cell.phi in NAME_OF_ACTIVATION else None
 
 
+def _ln_lstm(cell: LayerNormLSTMCell) -> ScanKernel:
+    """The compiled (numba) kernel on CPU for float32/float64 when numba imports, else the torch kernel."""
+    return compiled_ln_lstm(cell) or LayerNormLSTMScan(cell)
+
+
 def _gru(cell: GRUCell) -> ScanKernel:
     return GRUAfterScan(cell) if cell.reset == "after" else GRUBeforeScan(cell)
 
@@ -41,7 +47,7 @@ SCAN_KERNELS: dict[type, Callable[[Any], ScanKernel | None]] = {
     LSTMCell: _lstm,
     GRUCell: _gru,
     LeakyCell: _leaky,
-    LayerNormLSTMCell: LayerNormLSTMScan,
+    LayerNormLSTMCell: _ln_lstm,
     LayerNormGRUCell: LayerNormGRUScan,
 }
 
