@@ -87,6 +87,17 @@ def test_sparse_kernel_by_hand():
     np.testing.assert_allclose(got, want, rtol=1e-15, atol=1e-15)
 
 
+@numba_only
+def test_float32_tanh_approximation_is_within_4e_7_of_tanh():
+    """W = 0, a = 1: each state is tanh of the drive; drive over [-20, 20], past the clamp at +-7.9."""
+    d = np.linspace(-20, 20, 400_000, dtype=np.float32)  # (T * N,)
+    loop = cl.ReservoirLoop(np.zeros((8, 8), dtype=np.float32))
+    assert loop.kernel == "sparse"
+    got = loop(d.reshape(-1, 1, 8), np.ones(8, np.float32), np.zeros((1, 8), np.float32)).reshape(-1)  # (T * N,)
+    assert np.abs(got.astype(np.float64) - np.tanh(d.astype(np.float64))).max() < 4e-7
+    assert got.max() <= 1 and got.min() >= -1  # bounded (not monotone to the last ulp near the clamp)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("density", [0.1, 1.0])
 def test_chunked_calls_equal_one_call_bit_for_bit(dtype, density):

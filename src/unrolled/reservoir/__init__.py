@@ -1,6 +1,7 @@
 """Echo state networks (Jaeger 2001): fixed random recurrences and trained linear readouts."""
 
 from unrolled.reservoir.classify import ESNClassifier
+from unrolled.reservoir.compiled_loop import ReservoirLoop
 from unrolled.reservoir.esn import ESN
 from unrolled.reservoir.readout import RidgeReadout, RLSReadout, ridge_solve
 from unrolled.reservoir.reservoir import Reservoir, ReservoirConfig, scale_to_spectral_radius, spectral_radius
@@ -12,6 +13,7 @@ __all__ = [
     "RLSReadout",
     "Reservoir",
     "ReservoirConfig",
+    "ReservoirLoop",
     "RidgeReadout",
     "SearchSpace",
     "Trial",

@@ -16,7 +16,7 @@ __all__ = ["CHUNK", "MIN_FEATURES", "MIN_STEPS", "can_overlap", "overlapped_ridg
 
 CHUNK = 256  # steps per hand-over: 256 x 500 float32 states = 0.5 MB, a few ms of work on either side
 MIN_STEPS = 2 * CHUNK  # below this the hand-over and the worker's start cost more than the overlap saves
-MIN_FEATURES = 200  # below this the Gram matrix is a few ms (F^2 per step against the loop's fixed ~10 us per step)
+MIN_FEATURES = 200  # below: the Gram matrix is a few ms; overlapping was measured no faster at N = 100 and 200
 _controller: object | None = None  # threadpoolctl's ThreadpoolController, built once (~60 ms: it scans the libraries)
 
 
@@ -41,7 +41,7 @@ def _blas_controller() -> object | None:
 
 
 def can_overlap(reservoir: Reservoir, input: Tensor, *tensors: Tensor | None, washout: int = 0) -> bool:
-    """Whether :func:`overlapped_ridge_fit` applies and helps: the reservoir would run its numpy CPU loop
+    """Whether :func:`overlapped_ridge_fit` applies and helps: the reservoir would run its CPU loop
     (:meth:`Reservoir._fast`: CPU, float32/64, no autograd, one sequence or a small B N^2), this process may use
     at least two cores, there are at least :data:`MIN_STEPS` steps after the washout and :data:`MIN_FEATURES`
     readout features (the units; the Gram matrix costs F^2 per step), and threadpoolctl is installed (it comes
@@ -118,16 +118,18 @@ def overlapped_ridge_fit(
     relative).
 
     Why: for one sequence the fit is two costs in series, both on one core. At N = 500, T = 2000, float32 the loop
-    is ~40 us per step (its (N, N) gemv reads the 1 MB W from the shared cache at every step, so it is bound by
-    memory and a second BLAS thread inside the step does not help: the threads wait for each other at every step,
-    see :meth:`Reservoir._fast`), and the float64 Gram matrix of the states another ~55 ms. The Gram matrix is a
-    sum over time, so it need not wait for the end of the loop; BLAS releases the GIL, so the worker's products
-    run on the second core while the Python loop keeps the first one. The wall time becomes about
-    max(loop, Gram) + the last chunk's share instead of their sum; the loop runs ~10% slower meanwhile (the
-    cores share the L3 that holds W), and on a quiet 2-core machine the fit at N = 500 was measured 12% faster
-    in the median (-6% to 33%, ``benchmarks/esn.py``). On a loaded machine, where the second core is taken, it
-    does not help. During the fit numpy's BLAS is held to one thread (threadpoolctl; the
-    limit is process-wide and restored after), so the two threads use exactly two cores.
+    is ~20 us per step with the compiled CSR kernel (:class:`~unrolled.reservoir.compiled_loop.ReservoirLoop`;
+    ~40 us in the numpy fallback, whose (N, N) gemv reads the 1 MB W from the shared cache at every step, bound by
+    memory, where a second BLAS thread inside the step does not help: the threads wait for each other at every
+    step, see :meth:`Reservoir._fast`), and the float64 Gram matrix of the states another ~55 ms. The Gram matrix
+    is a sum over time, so it need not wait for the end of the loop; both the compiled loop and BLAS release the
+    GIL, so the worker's products run on the second core while the loop keeps the first one. The wall time
+    becomes about max(loop, Gram) + the last chunk's share instead of their sum; with the numpy loop, the loop
+    ran ~10% slower meanwhile (the cores share the L3 that held W), and on a quiet 2-core machine the fit at
+    N = 500 was measured 12% faster in the median (-6% to 33%, ``benchmarks/esn.py``); with the compiled loop
+    the Gram matrix is the longer of the two. On a loaded machine, where the second core is taken, it does not
+    help. During the fit numpy's BLAS is held to one thread (threadpoolctl; the limit is process-wide and restored
+    after), so the two threads use exactly two cores.
 
     Args:
         reservoir: the ESN's :class:`Reservoir`.
