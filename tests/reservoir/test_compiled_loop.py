@@ -96,6 +96,8 @@ def test_float32_tanh_approximation_is_within_4e_7_of_tanh():
     got = loop(d.reshape(-1, 1, 8), np.ones(8, np.float32), np.zeros((1, 8), np.float32)).reshape(-1)  # (T * N,)
     assert np.abs(got.astype(np.float64) - np.tanh(d.astype(np.float64))).max() < 4e-7
     assert got.max() <= 1 and got.min() >= -1  # bounded (not monotone to the last ulp near the clamp)
+    d[3] = np.nan  # NaN propagates (as through np.tanh), not clamped to +-1
+    assert np.isnan(loop(d.reshape(-1, 1, 8), np.ones(8, np.float32), np.zeros((1, 8), np.float32))[0, 0, 3])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
