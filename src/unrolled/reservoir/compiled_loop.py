@@ -97,8 +97,8 @@ class ReservoirLoop:
     nonzeros (N = 100 fully dense: 6.0 vs 9.1 us); otherwise the numpy loop
     :func:`~unrolled.reservoir.cpu_loop.leaky_tanh_loop` (a dense compiled row loop, SIMD dot per row, was
     slower than BLAS's gemv from N = 200: 33 vs 22 us at N = 500). Batches run one sequence after another with
-    the CSR arrays kept in cache, faster than numpy's batched product at every batch size the CPU loop takes
-    (N = 500, B = 3: 20 vs 164 us per sequence and step; N = 100, B = 16: 1.5 vs 2.4 us). numba's tanh is a libm
+    the CSR arrays kept in cache, faster than numpy's batched product at the batch sizes measured (N = 500,
+    B = 3: 20 vs 164 us per sequence and step; N = 100, B = 16: 1.5 vs 2.4 us). numba's tanh is a libm
     call (~24 ns, 12 us per step at N = 500), so float32 uses Eigen's [13/6] rational approximation instead
     (SIMD, absolute error < 4e-7 over the reals; float64 keeps libm's tanh). Without numba, or for other dtypes,
     the numpy loop runs for every W.
