@@ -1,8 +1,10 @@
 """The recurrent language model: embedding -> Recurrent -> dropout -> softmax, with optional weight tying, a named
-initialisation, and the AWD-LSTM regularisers (Merity et al. 2018), each usable alone."""
+initialisation, the AWD-LSTM regularisers (Merity et al. 2018), each usable alone, and a full or adaptive softmax
+(Grave et al. 2017)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +20,85 @@ from unrolled.layers.recurrent import Recurrent
 from unrolled.layers.weight_drop import weight_drop
 
 
+class FullSoftmax(nn.Linear):
+    r"""The full softmax output layer :math:`p(w \mid h) = \mathrm{softmax}(V h + c)_w` (an ``nn.Linear``: its
+    weights are ``weight`` and ``bias`` as before, so older runs load unchanged).
+
+    Shape:
+        - h: (N, D); scores, log_prob: (N, V); target_log_prob: targets (N,) -> (N,).
+    """
+
+    def reset_output(self) -> None:
+        # as pytorch/examples word_language_model
+        nn.init.uniform_(self.weight, -0.1, 0.1)
+        nn.init.zeros_(self.bias)
+
+    def scores(self, h: Tensor) -> Tensor:
+        """Logits (N, V): what ``RNNLanguageModel.forward`` returns for the full softmax."""
+        return self(h)  # (N, V)
+
+    def log_prob(self, h: Tensor) -> Tensor:
+        return F.log_softmax(self(h), dim=-1)  # (N, V)
+
+    def target_log_prob(self, h: Tensor, targets: Tensor) -> Tensor:
+        return -F.cross_entropy(self(h), targets, reduction="none")  # (N,)
+
+
+class AdaptiveSoftmax(nn.AdaptiveLogSoftmaxWithLoss):
+    r"""The adaptive softmax of Grave et al. 2017 (``torch.nn.AdaptiveLogSoftmaxWithLoss`` with a head bias): the
+    ``scores`` it gives are the log-probabilities themselves (the full distribution, computed cluster by cluster);
+    ``target_log_prob`` evaluates only the head and the one tail cluster each target falls in.
+
+    Shape:
+        - h: (N, D); scores, log_prob: (N, V); target_log_prob: targets (N,) -> (N,).
+    """
+
+    def reset_output(self) -> None:
+        nn.init.uniform_(self.head.weight, -0.1, 0.1)  # as the full softmax's matrix; tails keep torch's init
+        nn.init.zeros_(self.head.bias)
+
+    def scores(self, h: Tensor) -> Tensor:
+        return self.log_prob(h)  # (N, V), each row's exp sums to 1
+
+    def target_log_prob(self, h: Tensor, targets: Tensor) -> Tensor:
+        return self(h, targets).output  # (N,): head plus the target's own cluster only
+
+
+#: ``softmax`` name -> output layer, resolved once when the model is built
+SOFTMAXES: dict[str, type[nn.Module]] = {"full": FullSoftmax, "adaptive": AdaptiveSoftmax}
+
+
+def default_cutoffs(vocab_size: int) -> tuple[int, ...]:
+    """Cutoffs of the adaptive softmax when none are given: ``(V // 5, V // 2)`` (a head of the most frequent fifth
+    of the words, then two tail clusters; e.g. (2000, 5000) for V = 10000), kept distinct and in (0, V)."""
+    return tuple(sorted({max(1, vocab_size // 5), max(1, vocab_size // 2)} - {vocab_size}))
+
+
+def check_softmax_options(softmax: Any, cutoffs: Any, div_value: Any, tie_weights: bool) -> None:
+    """One-line ``ValueError`` unless ``softmax``, ``cutoffs`` and ``div_value`` are valid together (the range of
+    the cutoffs against the vocabulary is checked when the model is built)."""
+    if softmax not in SOFTMAXES:
+        raise ValueError(f"model.softmax must be one of {', '.join(SOFTMAXES)}, got {softmax!r}")
+    if cutoffs is not None:
+        ok = isinstance(cutoffs, (tuple, list)) and len(cutoffs) > 0
+        ok = ok and all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in cutoffs)
+        if not ok or any(a >= b for a, b in zip(cutoffs, cutoffs[1:], strict=False)):
+            raise ValueError(f"model.cutoffs must be increasing positive integers (e.g. 2000,6000), got {cutoffs!r}")
+    is_number = isinstance(div_value, (int, float)) and not isinstance(div_value, bool)
+    if not is_number or not 1.0 <= div_value < math.inf:
+        raise ValueError(f"model.div_value must be a finite number >= 1, got {div_value!r}")
+    if softmax == "adaptive" and tie_weights:
+        raise ValueError(
+            "model.tie_weights cannot be used with model.softmax = 'adaptive' (its head and tail clusters have "
+            "their own weights)"
+        )
+    if softmax != "adaptive" and cutoffs is not None:
+        raise ValueError(f"model.cutoffs apply only to model.softmax = 'adaptive', got softmax {softmax!r}")
+
+
 @dataclass
 class RNNLMConfig:
-    """Architecture of :class:`RNNLanguageModel` (checked when built).
+    r"""Architecture of :class:`RNNLanguageModel` (checked when built).
 
     Args:
         cell: a cell registry name (lstm, gru, elman, leaky, ln_lstm, ...).
@@ -42,6 +120,14 @@ class RNNLMConfig:
             embeddings, between layers and on the last layer's output, instead of a fresh mask per step.
         input_dropout / output_dropout: rates on the embeddings / before the softmax (``None``: ``dropout``);
             ``dropout`` stays the rate between layers.
+        softmax: ``full`` or ``adaptive`` (Grave et al. 2017; see :class:`RNNLanguageModel`). The adaptive softmax
+            pays off only when the token ids are frequency-ordered (id 0 the most frequent):
+            :class:`~unrolled.text.Vocabulary` orders them so (the specials first, then most frequent first).
+        cutoffs: adaptive softmax: increasing ids :math:`0 < c_1 < \dots < c_n < V` splitting the vocabulary into
+            the head's shortlist :math:`[0, c_1)` and tail clusters :math:`[c_i, c_{i+1})`; ``None``:
+            :func:`default_cutoffs` ``(V // 5, V // 2)``.
+        div_value: adaptive softmax: tail cluster :math:`i` (1-based) projects the hidden state to
+            :math:`\lfloor d / \mathrm{div}^i \rfloor` units first (Grave et al. 2017, sec. 4.3); default 4.
     """
 
     cell: str = "lstm"
@@ -61,8 +147,12 @@ class RNNLMConfig:
     locked_dropout: bool = False
     input_dropout: float | None = None
     output_dropout: float | None = None
+    softmax: str = "full"
+    cutoffs: tuple[int, ...] | None = None
+    div_value: float = 4.0
 
     def __post_init__(self) -> None:
+        check_softmax_options(self.softmax, self.cutoffs, self.div_value, self.tie_weights)
         parse_init_name(self.init)  # a one-line ValueError for an unknown name
         if self.cell not in CELLS:
             raise ValueError(f"model.cell must be one of {sorted(CELLS)}, got {self.cell!r}")
@@ -80,6 +170,20 @@ class RNNLMConfig:
                 raise ValueError(f"model.{name} must be None or in [0, 1), got {v!r}")
         if self.last_hidden is not None and (not isinstance(self.last_hidden, int) or self.last_hidden < 1):
             raise ValueError(f"model.last_hidden must be None or a positive integer, got {self.last_hidden!r}")
+
+    def resolved_cutoffs(self, vocab_size: int, width: int) -> tuple[int, ...]:
+        """The adaptive softmax's cutoffs for ``vocab_size`` words and a ``width``-wide input, checked against both
+        (one-line ``ValueError``)."""
+        cutoffs = default_cutoffs(vocab_size) if self.cutoffs is None else tuple(self.cutoffs)
+        if cutoffs[-1] >= vocab_size:
+            raise ValueError(f"model.cutoffs must all be below the vocabulary size {vocab_size}, got {list(cutoffs)}")
+        smallest = int(width // self.div_value ** len(cutoffs))
+        if smallest < 1:
+            raise ValueError(
+                f"model.div_value {self.div_value} leaves the last of {len(cutoffs)} tail clusters of a {width}-wide "
+                f"output {width} // {self.div_value}^{len(cutoffs)} = 0 units: use fewer cutoffs or a smaller div_value"
+            )
+        return cutoffs
 
     @property
     def stacked(self) -> bool:
@@ -100,16 +204,46 @@ class RNNLanguageModel(nn.Module):
     training; in training mode the last layer's output before and after its dropout is kept as
     ``activations = (h, drop(h))``, each (B, T, O), for AR/TAR (Merity et al. 2018, sec. 4.6).
 
+    With ``softmax="adaptive"`` (Grave et al. 2017, "Efficient softmax approximation for GPUs";
+    ``torch.nn.AdaptiveLogSoftmaxWithLoss``) the frequency-ordered vocabulary is cut at
+    :math:`c_1 < \dots < c_n` into a shortlist :math:`\mathcal V_h = [0, c_1)` and clusters
+    :math:`\mathcal V_i = [c_i, c_{i+1})` (:math:`c_{n+1} = V`). The head scores the shortlist and one entry per
+    cluster; cluster :math:`i` first projects :math:`h` (width :math:`d`) down to
+    :math:`\lfloor d / \mathrm{div}^i \rfloor` units (sec. 4.3: rare words need less capacity):
+
+    .. math::
+        p_h = \mathrm{softmax}(H h + b) \in \Delta^{c_1 + n}, \qquad
+        p(w \mid h) = \begin{cases} p_h[w] & w \in \mathcal V_h \\
+            p_h[c_1 + i - 1]\; \mathrm{softmax}(T_i P_i h)[w - c_i] & w \in \mathcal V_i \end{cases}
+
+    with :math:`P_i \in \mathbb R^{\lfloor d/\mathrm{div}^i \rfloor \times d}`,
+    :math:`T_i \in \mathbb R^{|\mathcal V_i| \times \lfloor d/\mathrm{div}^i \rfloor}`. A training step scores
+    each target with the head and only its own cluster, so most tokens (those in the shortlist) never touch the
+    tails. The probabilities are exact (a proper distribution over all V words, not an approximation of the full
+    softmax's values): perplexities of the two are comparable.
+
+    ``forward`` returns per-position *scores* over the vocabulary: logits for the full softmax, log-probabilities
+    for the adaptive one (the whole (B, T, V) distribution, computed cluster by cluster). Either is normalised by
+    a log-softmax (``log_softmax`` of log-probabilities returns them), so cross-entropy, sampling and beam search
+    read both alike. Given ``targets``, ``forward`` returns their log-probabilities (B, T) instead, without forming
+    the (B, T, V) distribution: the fast path of the adaptive softmax, used by :meth:`loss` and the LM task.
+
     Args:
         vocab_size: V. config: an :class:`RNNLMConfig`.
 
     Shape:
-        - ids: (B, T) token ids; logits: (B, T, V); state as returned by :class:`~unrolled.Recurrent`.
+        - ids: (B, T) token ids; scores: (B, T, V) (logits, or log-probabilities with the adaptive softmax);
+          targets: (B, T) -> target log-probabilities (B, T); state as returned by :class:`~unrolled.Recurrent`.
+        - step: tokens (B,) -> scores (B, V); prime: ids (B, T) -> scores of the last position (B, V);
+          log_prob: ids (B, T) -> log-probabilities (B, T, V).
 
     Example::
 
         >>> lm = RNNLanguageModel(50, RNNLMConfig(hidden=32, embed_dim=16, layers=1))
         >>> logits, state = lm(torch.randint(0, 50, (4, 12)))
+        >>> ada = RNNLanguageModel(50, RNNLMConfig(hidden=32, embed_dim=16, layers=1, softmax="adaptive",
+        ...                                         cutoffs=(10, 25)))
+        >>> loss, state = ada.loss(torch.randint(0, 50, (4, 12)), torch.randint(0, 50, (4, 12)))
     """
 
     def __init__(self, vocab_size: int, config: RNNLMConfig | None = None):
@@ -141,7 +275,12 @@ class RNNLanguageModel(nn.Module):
             )
             out = self.rnn.output_size
         self.projection = nn.Linear(out, config.embed_dim) if config.tie_weights and out != config.embed_dim else None
-        self.decoder = nn.Linear(config.embed_dim if config.tie_weights else out, vocab_size)
+        width = config.embed_dim if config.tie_weights else out  # D, the softmax's input
+        if config.softmax == "adaptive":  # head bias as the full softmax's c; Grave et al. 2017, sec. 4.3
+            cutoffs = config.resolved_cutoffs(vocab_size, width)
+            self.decoder: nn.Module = AdaptiveSoftmax(width, vocab_size, cutoffs, config.div_value, head_bias=True)
+        else:
+            self.decoder = FullSoftmax(width, vocab_size)
         self.drop = nn.Dropout(config.dropout)
         drop = LockedDropout if config.locked_dropout else nn.Dropout
         p_in = config.dropout if config.input_dropout is None else config.input_dropout
@@ -165,13 +304,15 @@ class RNNLanguageModel(nn.Module):
     def reset_parameters(self) -> None:
         # as pytorch/examples word_language_model
         nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
-        nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
-        nn.init.zeros_(self.decoder.bias)
+        self.decoder.reset_output()
 
     def init_state(self, batch: int, device=None, dtype=None) -> tuple:
         return tuple(s for rnn in self._recurrents() for s in rnn.init_state(batch, device, dtype))
 
-    def forward(self, ids: Tensor, state: Any = None, lengths: Tensor | None = None) -> tuple[Tensor, tuple]:
+    def forward(
+        self, ids: Tensor, state: Any = None, lengths: Tensor | None = None, targets: Tensor | None = None
+    ) -> tuple[Tensor, tuple]:
+        """``(scores (B, T, V), state)``, or with ``targets`` (B, T) ``(log p(targets) (B, T), state)``."""
         if ids.dim() != 2 or ids.dtype not in (torch.long, torch.int32, torch.int64):
             raise ValueError(
                 f"RNNLanguageModel expected integer token ids of shape (B, T), got {ids.dtype} {tuple(ids.shape)}"
@@ -196,20 +337,30 @@ class RNNLanguageModel(nn.Module):
         self.activations = (raw, h) if self.training else None
         if self.projection is not None:
             h = self.projection(h)  # (B, T, O) -> (B, T, E)
-        return self.decoder(h), state  # (B, T, V)
+        B, T, D = h.shape
+        if targets is not None:
+            if targets.shape != ids.shape:
+                raise ValueError(f"expected targets of the ids' shape {tuple(ids.shape)}, got {tuple(targets.shape)}")
+            return self.decoder.target_log_prob(h.reshape(B * T, D), targets.reshape(-1)).view(B, T), state
+        return self.decoder.scores(h.reshape(B * T, D)).view(B, T, -1), state  # (B, T, V)
 
     # --- decoding interface used by unrolled.decode --------------------------------------------------------
     def step(self, tokens: Tensor, state: Any) -> tuple[Tensor, Any]:
-        """One token per sequence: tokens (B,) -> logits (B, V)."""
-        logits, state = self.forward(tokens.unsqueeze(1), state)  # (B, 1, V)
-        return logits[:, -1], state
+        """One token per sequence: tokens (B,) -> scores (B, V) (logits, or log-probabilities if adaptive)."""
+        scores, state = self.forward(tokens.unsqueeze(1), state)  # (B, 1, V)
+        return scores[:, -1], state
 
     def prime(self, ids: Tensor, state: Any) -> tuple[Tensor, Any]:
-        """Feed a whole prefix at once: ids (B, T) -> logits of the last position (B, V)."""
-        logits, state = self.forward(ids, state)
-        return logits[:, -1], state
+        """Feed a whole prefix at once: ids (B, T) -> scores of the last position (B, V)."""
+        scores, state = self.forward(ids, state)
+        return scores[:, -1], state
+
+    def log_prob(self, ids: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+        """The full next-token distribution: ids (B, T) -> log-probabilities (B, T, V) (each row's exp sums to 1)."""
+        scores, state = self.forward(ids, state)  # (B, T, V)
+        return F.log_softmax(scores, dim=-1), state
 
     def loss(self, ids: Tensor, targets: Tensor, state: Any = None) -> tuple[Tensor, Any]:
-        """Mean cross-entropy in nats per token, and the new state."""
-        logits, state = self.forward(ids, state)
-        return F.cross_entropy(logits.reshape(-1, self.vocab_size), targets.reshape(-1)), state
+        """Mean cross-entropy in nats per token, and the new state (the adaptive softmax scores only the targets)."""
+        logp, state = self.forward(ids, state, targets=targets)  # (B, T)
+        return -logp.mean(), state

@@ -148,6 +148,11 @@ class LMModelConfig:
             (every parameter, Zaremba et al. 2014), ``orthogonal``, ...
         last_hidden, weight_drop, embed_dropout, locked_dropout, input_dropout, output_dropout: the AWD-LSTM
             regularisers of Merity et al. 2018, each usable alone (see :class:`~unrolled.models.RNNLMConfig`).
+        softmax: ``full`` or ``adaptive`` (Grave et al. 2017): the adaptive softmax's head scores the most frequent
+            words (the vocabulary's ids are frequency-ordered: specials first, then most frequent first) and one entry
+            per tail cluster of rarer words. cutoffs: its cluster boundaries, increasing ids in (0, V) (``null``:
+            ``(V // 5, V // 2)``). div_value: tail cluster i projects to ``hidden / div_value**i`` units (default 4).
+            See :class:`~unrolled.models.RNNLanguageModel`; ``tie_weights`` is refused with ``adaptive``.
         ar, tar: activation regularisation :math:`\alpha` and temporal activation regularisation :math:`\beta`
             (Merity et al. 2018, sec. 4.6), added to the training loss only.
         context: n - 1 tokens of context for the fixed-window model. direct: its direct input-output connections.
@@ -173,6 +178,9 @@ class LMModelConfig:
     locked_dropout: bool = False
     input_dropout: float | None = None
     output_dropout: float | None = None
+    softmax: str = "full"
+    cutoffs: tuple[int, ...] | None = None
+    div_value: float = 4.0
     ar: float = 0.0
     tar: float = 0.0
     context: int = 8

@@ -17,7 +17,7 @@ from torch import nn
 from unrolled.layers.init import parse_init_name
 from unrolled.layers.recurrent import Recurrent
 from unrolled.models.fixed_window import FixedWindowLM
-from unrolled.models.language_model import RNNLanguageModel, RNNLMConfig
+from unrolled.models.language_model import RNNLanguageModel, RNNLMConfig, check_softmax_options
 from unrolled.models.ngram import NGramLM
 from unrolled.tasks.lm.objectives import FixedWindowLMObjective, RecurrentLMObjective
 
@@ -69,6 +69,9 @@ def _rnn_config(cfg: Any) -> RNNLMConfig:
         locked_dropout=cfg.locked_dropout,
         input_dropout=cfg.input_dropout,
         output_dropout=cfg.output_dropout,
+        softmax=cfg.softmax,
+        cutoffs=None if cfg.cutoffs is None else tuple(cfg.cutoffs),
+        div_value=cfg.div_value,
     )
 
 
@@ -83,6 +86,7 @@ def _check_rnn(cfg: Any) -> None:
         parse_init_name(cfg.init)
     except ValueError as e:
         raise ValueError(f"model.init: {e}") from None
+    check_softmax_options(cfg.softmax, cfg.cutoffs, cfg.div_value, cfg.tie_weights)
     if not cfg.cell_options:
         return
     try:
@@ -92,6 +96,14 @@ def _check_rnn(cfg: Any) -> None:
         message = " ".join(str(e).split())
         options = dict(cfg.cell_options)
         raise ValueError(f"model.cell_options {options!r} do not fit cell {cfg.cell!r}: {message}") from None
+
+
+def _describe_rnn(m: Mapping[str, Any]) -> str:
+    text = f"rnn {m['cell']}, {m['layers']} x {m['hidden']}, embed {m['embed_dim']}"
+    if m.get("softmax", "full") == "adaptive":  # runs from before the option have no key: full softmax
+        cutoffs = "V//5,V//2" if m.get("cutoffs") is None else ",".join(str(c) for c in m["cutoffs"])
+        text += f", adaptive softmax (cutoffs {cutoffs}, div {m.get('div_value', 4.0):g})"
+    return text
 
 
 def _build_fixed_window(cfg: Any, vocab_size: int, pad_id: int) -> nn.Module:
@@ -129,15 +141,20 @@ FAMILIES: dict[str, Family] = {
                 "locked_dropout",
                 "input_dropout",
                 "output_dropout",
+                "softmax",
+                "cutoffs",
+                "div_value",
                 "ar",
                 "tar",
             }
         ),
         trains=True,
         build=_build_rnn,
-        objective=lambda cfg, pad_id: RecurrentLMObjective(ar=cfg.ar, tar=cfg.tar),
+        objective=lambda cfg, pad_id: RecurrentLMObjective(
+            ar=cfg.ar, tar=cfg.tar, score_targets=cfg.softmax == "adaptive"
+        ),
         check=_check_rnn,
-        describe=lambda m: f"rnn {m['cell']}, {m['layers']} x {m['hidden']}, embed {m['embed_dim']}",
+        describe=_describe_rnn,
     ),
     "fixed_window": Family(
         name="fixed_window",

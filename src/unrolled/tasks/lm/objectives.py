@@ -41,17 +41,22 @@ class RecurrentLMObjective:
     Training adds, to the gradient only (the reported loss stays the cross-entropy; Merity et al. 2018, sec. 4.6):
 
     .. math::
-        lpha\, \overline{(m \odot h_t)^2} \;+\; eta\, \overline{(h_t - h_{t-1})^2}
+        \alpha\, \overline{(m \odot h_t)^2} \;+\; \beta\, \overline{(h_t - h_{t-1})^2}
 
     with :math:`h` the last layer's output (``model.activations``), :math:`m \odot h` after its dropout (AR), and
     a chunk of ``scale`` s (variable-length BPTT) has its gradient multiplied by s.
 
     Args:
-        ar: :math:`lpha`. tar: :math:`eta`.
+        ar: :math:`\alpha`. tar: :math:`\beta`.
+        score_targets: the model scores the targets itself (``model(x, state, targets=y)`` -> log-probabilities
+            (B, t)) instead of returning (B, t, V) scores: the adaptive softmax's fast path (Grave et al. 2017),
+            exact log-probabilities of the targets without the full distribution. Default off: the full softmax's
+            logits and ``F.cross_entropy``, as before.
     """
 
-    def __init__(self, ar: float = 0.0, tar: float = 0.0) -> None:
+    def __init__(self, ar: float = 0.0, tar: float = 0.0, score_targets: bool = False) -> None:
         self.ar, self.tar = float(ar), float(tar)
+        self._score = _target_cross_entropy if score_targets else _logits_cross_entropy  # resolved once
 
     def __call__(self, model: nn.Module, batch: StreamChunk, state: Any) -> StepResult:
         result = self._cross_entropy(model, batch, state)
@@ -80,14 +85,36 @@ class RecurrentLMObjective:
         x, y = batch.inputs.to(dev), batch.targets.to(dev)  # (B, t) each
         if not batch.carry:
             state = None
-        if batch.save_at < x.shape[1]:
-            head, mid = model(x[:, : batch.save_at], state)  # (B, save_at, V)
-            tail, _ = model(x[:, batch.save_at :], mid)  # (B, t - save_at, V)
-            logits, carried = torch.cat([head, tail], 1), mid  # (B, t, V)
-        else:
-            logits, carried = model(x, state)  # (B, t, V)
-        loss, count = _cross_entropy(logits, y, batch.loss_start)
+        loss, count, carried = self._score(model, x, y, state, batch.save_at, batch.loss_start)
         return StepResult(loss=loss, count=count, state=carried)
+
+
+def _logits_cross_entropy(
+    model: nn.Module, x: Tensor, y: Tensor, state: Any, save_at: int, start: int
+) -> tuple[Tensor, int, Any]:
+    """The model returns (B, t, V) scores; the state to carry is the one after ``save_at`` positions."""
+    if save_at < x.shape[1]:
+        head, mid = model(x[:, :save_at], state)  # (B, save_at, V)
+        tail, _ = model(x[:, save_at:], mid)  # (B, t - save_at, V)
+        logits, carried = torch.cat([head, tail], 1), mid  # (B, t, V)
+    else:
+        logits, carried = model(x, state)  # (B, t, V)
+    loss, count = _cross_entropy(logits, y, start)
+    return loss, count, carried
+
+
+def _target_cross_entropy(
+    model: nn.Module, x: Tensor, y: Tensor, state: Any, save_at: int, start: int
+) -> tuple[Tensor, int, Any]:
+    """The model returns the targets' log-probabilities (B, t) (adaptive softmax: no (B, t, V) tensor)."""
+    if save_at < x.shape[1]:
+        head, mid = model(x[:, :save_at], state, targets=y[:, :save_at])  # (B, save_at)
+        tail, _ = model(x[:, save_at:], mid, targets=y[:, save_at:])  # (B, t - save_at)
+        logp, carried = torch.cat([head, tail], 1), mid  # (B, t)
+    else:
+        logp, carried = model(x, state, targets=y)  # (B, t)
+    logp = logp[:, start:]  # only the positions this chunk scores
+    return -logp.mean(), logp.numel(), carried
 
 
 class FixedWindowLMObjective:

@@ -50,6 +50,12 @@ def _smoothings() -> list[str]:
 
 _D, _M, _T = "data", "model", "training"
 
+
+def comma_separated_integers(text: str) -> tuple[int, ...]:
+    """``"2000,6000"`` -> ``(2000, 6000)`` (``--cutoffs``)."""
+    return tuple(int(part) for part in text.split(","))
+
+
 #: the options of ``unrolled train lm`` (each sets one config key)
 TRAIN_OPTIONS: tuple[Option, ...] = (
     Option("--data", "UTF-8 text file or folder of .txt files (default: built-in)", "data.path", metavar="PATH",
@@ -103,6 +109,13 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
            group=_M),
     Option("--output-dropout", "dropout before the softmax (default --dropout)", "model.output_dropout", float,
            "P", group=_M),
+    Option("--softmax", "output layer: full (default) or adaptive (Grave et al. 2017: a head over the frequent "
+           "words, smaller tail clusters for the rare ones; not with --tie)", "model.softmax",
+           choices=["full", "adaptive"], group=_M),
+    Option("--cutoffs", "adaptive softmax: cluster boundaries, increasing ids below V (default V//5,V//2)",
+           "model.cutoffs", comma_separated_integers, "C1,C2,...", group=_M),
+    Option("--div-value", "adaptive softmax: tail cluster i projects to hidden / D**i units (default 4)",
+           "model.div_value", float, "D", group=_M),
     Option("--ar", "activation regularisation alpha (AWD-LSTM: 2)", "model.ar", float, "ALPHA", group=_M),
     Option("--tar", "temporal activation regularisation beta (AWD-LSTM: 1)", "model.tar", float, "BETA",
            group=_M),
