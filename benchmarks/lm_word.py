@@ -17,6 +17,11 @@ two wall times (target <= 1.0).
     python benchmarks/lm_word.py --config configs/lm_word_zaremba_medium.yaml --device cuda --tokens 1000000
     python benchmarks/lm_word.py --tokens 1000000 --epochs 13 --extrapolate 10   # time 10 steps, extrapolate the run
     python benchmarks/lm_word.py --control --parity-steps 20   # + float64 step parity, + the run's own spread
+    python benchmarks/lm_word.py --softmax adaptive --cutoffs 2000,6000 --tokens 1000000 --epochs 13 --extrapolate 10
+
+With ``--softmax adaptive`` ours uses the adaptive softmax (Grave et al. 2017) while the examples loop keeps the full
+softmax: the ratios are then the speed-up (and the perplexity cost) of the model change, not a like-for-like
+comparison of two loops.
 
 A 1-epoch lr-20 run is chaotic: float32 rounding differences (1e-7 at step 1) grow ~1.35x per step, and the
 examples loop started from weights perturbed by 1e-6 lands 12% away from itself (``--control``); the step-by-step
@@ -47,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from _timing import interleaved, machine, set_threads  # noqa: E402
 from unrolled.data.stream import batchify  # noqa: E402
+from unrolled.models.language_model import default_cutoffs  # noqa: E402
 from unrolled.tasks.lm.config import build_run_config  # noqa: E402
 from unrolled.tasks.lm.corpus import prepare_corpus  # noqa: E402
 from unrolled.tasks.lm.run import build_model, build_objective, stream, train_lm  # noqa: E402
@@ -175,8 +181,13 @@ def examples_run(model, train, valid, test, cfg, V, device, save=None, on_step=N
     return valid_losses, test_loss, epoch_times
 
 
+def full_softmax(cfg):
+    """``cfg`` with the full softmax (the examples loop's model): the peer of an adaptive-softmax run."""
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, softmax="full", cutoffs=None))
+
+
 def to_examples(ours: nn.Module, cfg, V: int) -> ExamplesModel:
-    """The LM task's model as an ExamplesModel with the same weights."""
+    """The LM task's model (full softmax) as an ExamplesModel with the same weights."""
     m = ExamplesModel(V, cfg.model.embed_dim, cfg.model.hidden, cfg.model.layers, cfg.model.dropout)
     m.encoder.weight.data.copy_(ours.embedding.weight.data)
     m.decoder.weight.data.copy_(ours.decoder.weight.data)
@@ -265,9 +276,9 @@ def timing_rounds(cfg, corpus, V: int, steps: int, valid_tokens: int, rounds: in
         trainer = Trainer(model, build_objective(cfg.model, 0), sub, run_dir=run, callbacks=[Clock("unrolled")])
         trainer.fit(stream(ids, B, T), stream(valid, cfg.data.eval_batch_size, T))
 
-    def examples():
+    def examples():  # always the full softmax (the peer of an adaptive run starts from the full model's weights)
         torch.manual_seed(cfg.train.seed)
-        model = to_examples(build_model(cfg.model, V, 0), cfg, V).to(device)
+        model = to_examples(build_model(full_softmax(cfg).model, V, 0), cfg, V).to(device)
         examples_run(model, ids, valid, None, dataclasses.replace(cfg, train=sub), V, device,
                      save=tmp / "examples-model.pt", on_step=Clock("examples").on_step_end)  # fmt: skip
 
@@ -275,7 +286,7 @@ def timing_rounds(cfg, corpus, V: int, steps: int, valid_tokens: int, rounds: in
     return timings, {k: statistics.median(v) if v else math.nan for k, v in step_times.items()}
 
 
-def gemm_floor(cfg, V: int, repeats: int = 5) -> tuple[float, float]:
+def gemm_floor(cfg, V: int, repeats: int = 5, cluster_fractions: list[float] | None = None) -> tuple[float, float]:
     r"""The matrix-product work of one training step and how fast this machine does it: (GFLOP, seconds).
 
     Counted (multiply-add = 2 FLOP), for N = B x bptt tokens, embedding E, hidden H, L layers, vocabulary V: the
@@ -283,17 +294,30 @@ def gemm_floor(cfg, V: int, repeats: int = 5) -> tuple[float, float]:
     recurrent products, forward and both gradients (3 x 2 N (I + H) 4H). Pointwise work, the embedding and the
     optimizer are left out, so the time is a lower bound for any loop that computes the full softmax in float32.
     Timed here as the same products in torch (best of ``repeats``, the current thread setting): the recurrent
-    product per step on (B, H) rows, as every loop must run it."""
+    product per step on (B, H) rows, as every loop must run it.
+
+    With ``model.softmax = "adaptive"`` the decoder is the adaptive softmax's head (c_1 + n outputs, all N rows)
+    and, for each tail cluster i, its two products H -> d_i = H // div^i -> |V_i| on the rows whose target falls in
+    the cluster: ``cluster_fractions[i]`` of the N (the expected share, from the training frequencies)."""
     m = cfg.model
     B, T = cfg.data.batch_size, cfg.data.bptt
     N, E, H, L = B * T, m.embed_dim, m.hidden, m.layers
-    a, w = torch.randn(N, H), torch.randn(V, H)
-    g = torch.randn(N, V)
-    shapes = [  # (callable, FLOP)
-        (lambda: a @ w.t(), 2 * N * H * V),  # logits (N, V)
-        (lambda: g @ w, 2 * N * H * V),  # d hidden (N, H)
-        (lambda: g.t() @ a, 2 * N * H * V),  # d W_dec (V, H)
-    ]
+    a = torch.randn(N, H)
+    outputs = [(N, H, V)]  # (rows, in, out) of each decoder product
+    if m.softmax == "adaptive":
+        cutoffs = [*m.cutoffs, V] if m.cutoffs is not None else [*default_cutoffs(V), V]
+        outputs = [(N, H, cutoffs[0] + len(cutoffs) - 1)]  # the head
+        for i, f in enumerate(cluster_fractions or [0.0] * (len(cutoffs) - 1)):
+            rows, d = max(1, round(f * N)), int(H // m.div_value ** (i + 1))
+            outputs += [(rows, H, d), (rows, d, cutoffs[i + 1] - cutoffs[i])]
+    shapes = []  # (callable, FLOP)
+    for rows, fan_in, fan_out in outputs:
+        x, w, g = torch.randn(rows, fan_in), torch.randn(fan_out, fan_in), torch.randn(rows, fan_out)
+        shapes += [
+            (lambda x=x, w=w: x @ w.t(), 2 * rows * fan_in * fan_out),  # scores (rows, out)
+            (lambda g=g, w=w: g @ w, 2 * rows * fan_in * fan_out),  # d input (rows, in)
+            (lambda g=g, x=x: g.t() @ x, 2 * rows * fan_in * fan_out),  # d W (out, in)
+        ]
     for layer in range(L):
         I = E if layer == 0 else H
         x, wi, wh = torch.randn(N, I), torch.randn(4 * H, I), torch.randn(4 * H, H)
@@ -344,6 +368,10 @@ def main(argv=None) -> int:
         default=0,
         help="first compare ours and the examples loop step by step in float64 for this many steps",
     )
+    ap.add_argument("--softmax", choices=["full", "adaptive"], default="full",
+                    help="ours' output layer (the examples loop always has the full softmax)")  # fmt: skip
+    ap.add_argument("--cutoffs", default=None, help="adaptive softmax cutoffs, e.g. 2000,6000 (default V//5,V//2)")
+    ap.add_argument("--div-value", type=float, default=4.0, help="adaptive softmax: tail i has H / D**i units")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds")
     ap.add_argument("--time-steps", type=int, default=20, help="training steps per timing round")
     ap.add_argument("--time-valid-tokens", type=int, default=4000, help="validation tokens per timing round")
@@ -366,6 +394,11 @@ def main(argv=None) -> int:
                            test=str(folder / "test.txt"))  # fmt: skip
         raw["train"].update(epochs=args.epochs, device=args.device, progress=False, plot=False)
         raw.setdefault("sample", {})["length"] = 0
+        if args.softmax == "adaptive":
+            cutoffs = None if args.cutoffs is None else [int(c) for c in args.cutoffs.split(",")]
+            raw["model"].update(softmax="adaptive", cutoffs=cutoffs, div_value=args.div_value, tie_weights=False)
+            if args.parity_steps:
+                ap.error("--parity-steps compares two full-softmax loops: leave out --softmax adaptive")
         cfg = build_run_config(raw)
         corpus = prepare_corpus(cfg.data)
         V = len(corpus.codec.vocab)
@@ -374,6 +407,15 @@ def main(argv=None) -> int:
         steps_per_epoch = -(-(train_tokens // B - 1) // T)
         print(f"{Path(args.config).name}: vocabulary {V:,}, {steps_per_epoch} steps per epoch, device {args.device}, "
               f"{args.threads} threads")  # fmt: skip
+        fractions = None
+        if args.softmax == "adaptive":
+            cutoffs = [*(cfg.model.cutoffs or default_cutoffs(V)), V]
+            counts = torch.bincount(corpus.train_ids, minlength=V).double()
+            fractions = [float(counts[a:b].sum() / counts.sum()) for a, b in zip(cutoffs, cutoffs[1:], strict=False)]
+            print(f"ours: ADAPTIVE softmax (cutoffs {cutoffs[:-1]}, div {cfg.model.div_value:g}; training tokens in "
+                  f"the head's shortlist {1 - sum(fractions):.1%}, in the tail clusters "
+                  f"{', '.join(f'{f:.1%}' for f in fractions)}); the examples peer: FULL softmax -- ratios below are "
+                  "the speed-up of the model change, not a like-for-like loop comparison")  # fmt: skip
 
         if args.parity_steps:
             step, worst = first_divergence(cfg, corpus, V, args.parity_steps)
@@ -386,7 +428,7 @@ def main(argv=None) -> int:
             ours_valid = [h["valid_loss"] for h in outcome.result.history]
             ours_test = json.loads((run / "test.json").read_text())["loss_nats"]
             torch.manual_seed(cfg.train.seed)
-            start = build_model(cfg.model, V, 0)
+            start = build_model(full_softmax(cfg).model, V, 0)
             runs = {"examples": to_examples(start, cfg, V)}
             if args.control:
                 runs["examples, start x (1 + 1e-6 N(0,1))"] = perturbed(to_examples(start, cfg, V), 1e-6, 1)
@@ -394,6 +436,10 @@ def main(argv=None) -> int:
             for name, model in runs.items():
                 peer[name] = examples_run(model.to(args.device), corpus.train_ids, corpus.valid_ids,
                                           corpus.test_ids, cfg, V, args.device)  # fmt: skip
+            if args.softmax == "adaptive":
+                print(
+                    "\nperplexity: unrolled = ADAPTIVE softmax, examples = FULL softmax (the adaptive softmax's cost)"
+                )
             print(f"\n{'perplexity':28}{'unrolled':>10}" + "".join(f"{n[:24]:>26}" for n in peer))
             ref_valid, ref_test = peer["examples"][0], peer["examples"][1]
             for i in range(len(ours_valid)):
@@ -411,8 +457,9 @@ def main(argv=None) -> int:
         timings, per_step = timing_rounds(cfg, corpus, V, steps, args.time_valid_tokens, args.rounds,
                                           args.device, tmp)  # fmt: skip
         ratios = [a / b for a, b in zip(timings.rounds["unrolled"], timings.rounds["examples"], strict=True)]
+        peer_note = " [ours ADAPTIVE softmax, examples FULL softmax]" if args.softmax == "adaptive" else ""
         print(
-            f"\nwall time, {args.rounds} interleaved rounds of {steps} training steps + validation of "
+            f"\nwall time{peer_note}, {args.rounds} interleaved rounds of {steps} training steps + validation of "
             f"{args.time_valid_tokens:,} tokens (train lm's run folder, metrics, best weights, checkpoint included)"
         )
         print("  unrolled s: " + ", ".join(f"{t:.1f}" for t in timings.rounds["unrolled"]))
@@ -442,12 +489,13 @@ def main(argv=None) -> int:
             f"included); the examples loop's training steps alone: "
             f"{args.epochs * steps_per_epoch * ex_step / 60:.1f} min"
         )
-        gflop, floor_s = gemm_floor(cfg, V)
+        gflop, floor_s = gemm_floor(cfg, V, cluster_fractions=fractions)
+        kind = "adaptive-softmax (expected tail rows)" if args.softmax == "adaptive" else "full-softmax"
         print(
             f"compute floor: {gflop:.2f} GFLOP of matrix products per training step, {floor_s * 1000:.0f} ms on "
             f"this machine ({gflop / floor_s:.0f} GFLOP/s, the same products timed alone); {args.epochs} epoch(s) "
             f"of {steps_per_epoch} steps: at least {args.epochs * steps_per_epoch * floor_s / 60:.1f} min for any "
-            f"full-softmax float32 loop (measured step: {per_step / floor_s:.2f}x the floor)"
+            f"{kind} float32 loop (measured step: {per_step / floor_s:.2f}x the floor)"
         )
     return 0
 
