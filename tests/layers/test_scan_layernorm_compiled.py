@@ -167,6 +167,33 @@ def test_selection_and_fallback_without_numba(monkeypatch):
         torch.testing.assert_close(u, v, rtol=1e-12, atol=1e-12)
 
 
+def test_rows_split_over_threads_give_the_one_thread_results(monkeypatch):
+    """From the grain up (lowered here to every size) a step's rows run on numba's threads, compiled separately:
+    the forward is bit for bit the one-thread run, the backward to rounding (LLVM may vectorise a row's sums
+    differently in the two compiled functions)."""
+    import numba
+
+    from unrolled.layers.scan import layernorm_compiled, layernorm_numba
+
+    cell = make(seed=12)
+    x = torch.randn(18, 5, I, dtype=torch.float64, requires_grad=True)
+    s0 = tuple(torch.randn(5, H, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    L = torch.tensor([18, 4, 17, 1, 9])
+    monkeypatch.setattr(layernorm_compiled, "compiled_threads", lambda: 1)
+    one = results(lambda xp, s, n: scan(cell, xp, s, n), cell, x, s0, L)
+    monkeypatch.setattr(layernorm_compiled, "PARALLEL_MIN_ELEMENTS", 0)
+    monkeypatch.setattr(layernorm_compiled, "compiled_threads", lambda: min(2, numba.config.NUMBA_NUM_THREADS))
+    if numba.config.NUMBA_NUM_THREADS >= 2:
+        forward, backward = scan_kernel(cell)._steps(5)
+        assert forward is layernorm_numba.forward_step_parallel
+        assert backward is layernorm_numba.backward_step_parallel
+    split = results(lambda xp, s, n: scan(cell, xp, s, n), cell, x, s0, L)
+    for name, a, b in zip(names(cell), split, one):
+        if name in ("y", "h_T", "c_T"):
+            assert torch.equal(a, b), name
+        torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-13, msg=lambda m, n=name: f"{n}: {m}")
+
+
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
 def test_inference_equals_training_forward(dtype):
     """No gradients: the same compiled step on one scratch step (two for c), bit for bit."""

@@ -21,6 +21,9 @@ from unrolled.layers.scan.kernel import ScanKernel, Workspace, mm_into, previous
 
 #: parameter dtypes the compiled kernel runs (others take LayerNormLSTMScan)
 COMPILED_DTYPES = (torch.float32, torch.float64)
+#: a step's rows are split over threads from this many elements B·4H (ATen's parallel grain, 32768): below it
+#: a parallel region costs more than it saves (numba's OpenMP pool is not torch's; the two hand the cores over)
+PARALLEL_MIN_ELEMENTS = 32768
 
 
 def numba_available() -> bool:
@@ -40,6 +43,13 @@ def compiled_ln_lstm(cell: LayerNormLSTMCell) -> LayerNormLSTMCompiled | None:
     return LayerNormLSTMCompiled(cell)
 
 
+def compiled_threads() -> int:
+    """Threads of the compiled calls: torch's intra-op threads (``torch.set_num_threads``), at most numba's."""
+    import numba
+
+    return max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+
+
 def _np(t: torch.Tensor):
     """A numpy view sharing ``t``'s memory."""
     return t.detach().numpy()
@@ -52,9 +62,15 @@ class LayerNormLSTMCompiled(ScanKernel):
     normalised in place), the activated gates (4H), :math:`c_t` (H), :math:`\tanh(\mathrm{LN}(c_t))` (H) and the
     statistics :math:`(1/\sigma_2, \mu_3, 1/\sigma_3)` (3): 10H + 3 floats per token, as
     :class:`~unrolled.layers.scan.layernorm.LayerNormLSTMScan`. Backward per step: the compiled call writes
-    dL/dxp_t, dL/d(W_hh h_{t-1}) (into a chunk buffer, for one dW_hh product per chunk), dL/dc_{t-1} and the
-    step's LayerNorm parameter gradients (summed over T after the loop); torch adds
-    :math:`\delta\mathrm{hw}\, W_{hh}` to dL/dh_{t-1}.
+    dL/dxp_t, dL/d(W_hh h_{t-1}) (into a chunk buffer, for one dW_hh product per chunk of steps) and
+    dL/dc_{t-1}, and adds each row's LayerNorm parameter gradients into a (B, 6H) buffer summed over B after
+    the loop; torch adds :math:`\delta\mathrm{hw}\, W_{hh}` to dL/dh_{t-1}.
+
+    Threads: a step's B rows are split over ``torch.get_num_threads()`` threads (numba's ``prange``) when
+    B·4H >= :data:`PARALLEL_MIN_ELEMENTS`, else one thread runs them. For a given path the results are
+    deterministic (a row's arithmetic does not depend on the thread or on where the buffers lie: every sum is a
+    loop that stores nothing, so no runtime alias check picks a differently ordered fallback loop); the
+    one-thread and the split backward may differ in the last bits, as torch's results do with its thread count.
     """
 
     n_state = 2
@@ -63,11 +79,23 @@ class LayerNormLSTMCompiled(ScanKernel):
 
     def __init__(self, cell: LayerNormLSTMCell):
         super().__init__(cell)
-        from unrolled.layers.scan import layernorm_numba  # imports numba: only when the kernel is built
+        import numba
 
-        self._forward_step = layernorm_numba.forward_step
-        self._backward_step = layernorm_numba.backward_step
+        from unrolled.layers.scan import layernorm_numba  # numba's kernels: imported when the kernel is built
+
+        self._numba = layernorm_numba
+        self._set_threads = numba.set_num_threads
         self.eps_hh, self.eps_c = float(cell.ln_hh.eps), float(cell.ln_c.eps)
+
+    def _steps(self, B: int) -> tuple:
+        """The (forward, backward) step functions for B rows: parallel ones from the grain up, with numba's
+        threads set to :func:`compiled_threads` for the calling thread."""
+        threads = compiled_threads()
+        nb = self._numba
+        if threads > 1 and B * 4 * self.H >= PARALLEL_MIN_ELEMENTS:
+            self._set_threads(threads)
+            return nb.forward_step_parallel, nb.backward_step_parallel
+        return nb.forward_step, nb.backward_step
 
     @staticmethod
     def _gains(P: tuple) -> torch.Tensor:
@@ -84,7 +112,7 @@ class LayerNormLSTMCompiled(ScanKernel):
         ws["stats"] = xp.new_empty(n, B, 3)
         c0 = state0[1].detach().contiguous()
         arrays = (ws["xh"], xp, self._gains(P), ws["gates"], ws["c"], c0, ws["tl"], ws["stats"])
-        ws["np"] = tuple(_np(a) for a in arrays)
+        ws["np"], ws["step"] = tuple(_np(a) for a in arrays), self._steps(B)[0]
         if not save:  # views made once
             ws["xh_t"], ws["c_t"] = steps(ws["xh"]), steps(ws["c"])
         return ws
@@ -102,7 +130,7 @@ class LayerNormLSTMCompiled(ScanKernel):
             kp, view = ((t - 1) & 1 if t else -1), kc
         torch.mm(state[0], ws["Wt"], out=ws["xh_t"][k])  # W_hh h_{t-1}: (B, 4H)
         xh, xp, p, gates, c, c0, tl, stats = ws["np"]
-        self._forward_step(xh, xp, p, gates, c, c0, tl, stats, out_t.numpy(), t, slot, kc, kp, self.eps_hh, self.eps_c)
+        ws["step"](xh, xp, p, gates, c, c0, tl, stats, out_t.numpy(), t, slot, kc, kp, self.eps_hh, self.eps_c)
         return out_t, ws["c_t"][view]
 
     def begin_backward(self, ws, state0, out):
@@ -112,11 +140,11 @@ class LayerNormLSTMCompiled(ScanKernel):
         dhw = out.new_empty(n, B, 4 * H)  # dL/d(W_hh h) of the chunk's steps, reused by every chunk
         dc = out.new_empty(2, B, H)  # dL/dc_{t-1}, alternating
         ws["dhw_buf"], ws["dhw_t"], ws["dc_t"] = dhw, steps(dhw), steps(dc)
-        ws["dpar"] = out.new_empty(T, 6 * H)  # per step: the LayerNorm gains' and shift's gradients
+        ws["dpar"] = out.new_zeros(B, 6 * H)  # per row, over all steps: the LayerNorm gains' and shift's gradients
         c0 = state0[1].detach().contiguous()
         arrays = (ws["xh"], ws["gates"], ws["c"], c0, ws["tl"], ws["stats"], self._gains(ws["P"]), ws["dA"], dhw)
-        ws["np"] = (*(_np(a) for a in arrays), _np(ws["dpar"]))
-        ws["dc_np"] = tuple(_np(d) for d in ws["dc_t"])
+        ws["np"] = (*(_np(a) for a in arrays), _np(ws["dpar"]), _np(out.new_empty(B, H)))  # the last: scratch
+        ws["dc_np"], ws["step"] = tuple(_np(d) for d in ws["dc_t"]), self._steps(B)[1]
         ws["dW"], ws["h0"], ws["out"] = None, state0[0], out
 
     def factors(self, ws, state0, out, t0, t1):
@@ -125,7 +153,7 @@ class LayerNormLSTMCompiled(ScanKernel):
     def bstep(self, t, dh, drest, dy_prev, ws):
         k, slot = t - ws["t0"], t & 1
         dc_in = drest[0].contiguous().numpy()
-        self._backward_step(dh.contiguous().numpy(), dc_in, ws["dc_np"][slot], t, k, *ws["np"])
+        ws["step"](dh.contiguous().numpy(), dc_in, ws["dc_np"][slot], t, k, *ws["np"])
         if k == 0:  # the chunk t .. t1 - 1 is done
             self._end_backward_chunk(ws, t, ws["t1"])
         return mm_into(dy_prev, ws["dhw_t"][k], ws["P"][0]), (ws["dc_t"][slot],)
@@ -140,5 +168,5 @@ class LayerNormLSTMCompiled(ScanKernel):
 
     def finish(self, ws, state0, out, needs):
         H, dpar = self.H, ws["dpar"]
-        parts = (dpar[:, : 4 * H], dpar[:, 4 * H : 5 * H], dpar[:, 5 * H :])  # (T, ·) each
+        parts = (dpar[:, : 4 * H], dpar[:, 4 * H : 5 * H], dpar[:, 5 * H :])  # (B, ·) each
         return ws["dA"], (ws["dW"], *(p.sum(0) if need else None for p, need in zip(parts, needs[1:])))

@@ -38,7 +38,7 @@ This module imports numba: import it lazily.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 from numba.extending import overload
 
 from unrolled.layers.scan.numba_math import FASTMATH, float_type, sigmoid, tanh
@@ -46,143 +46,161 @@ from unrolled.layers.scan.numba_math import FASTMATH, float_type, sigmoid, tanh
 _JIT = {"fastmath": set(FASTMATH), "error_model": "numpy"}
 
 
-def _forward_rows(xh, xp, p, gates, c, c0, tl, stats, h, t, k, kc, kp, eps2, eps3):
+def _forward_row(xh, xp, p, gates, c, c_prev, tl, stats, h, t, k, kc, eps2, eps3, b):
     raise NotImplementedError("numba only")
 
 
-def _backward_rows(dh, dcin, dcout, t, k, xh, gates, c, c0, tl, stats, p, dA, dhw, dpar):
+def _backward_row(dh, dcin, dcout, t, k, xh, gates, c, c_prev, tl, stats, p, dA, dhw, dpar, tmp, b):
     raise NotImplementedError("numba only")
 
 
-@overload(_forward_rows, jit_options=_JIT)
-def _forward_rows_impl(xh, xp, p, gates, c, c0, tl, stats, h, t, k, kc, kp, eps2, eps3):
+@overload(_forward_row, jit_options=_JIT)
+def _forward_row_impl(xh, xp, p, gates, c, c_prev, tl, stats, h, t, k, kc, eps2, eps3, b):
     F = float_type(xh.dtype)
     if F is None:
         return None
     zero, one = F(0.0), F(1.0)
 
-    def impl(xh, xp, p, gates, c, c0, tl, stats, h, t, k, kc, kp, eps2, eps3):
-        B, G = xh.shape[1], xh.shape[2]
+    def impl(xh, xp, p, gates, c, c_prev, tl, stats, h, t, k, kc, eps2, eps3, b):
+        G = xh.shape[2]
         H = G // 4
         e2, e3 = F(eps2), F(eps3)
         inv_g, inv_h = one / F(G), one / F(H)
         a2, a3, b3 = p[:G], p[G : G + H], p[G + H :]
-        c_prev = c0 if kp < 0 else c[kp]
-        for b in range(B):
-            x, xpb, gb = xh[k, b], xp[t, b], gates[k, b]
-            s = zero
-            for j in range(G):
-                s += x[j]
-            m = s * inv_g
-            v = zero
-            for j in range(G):
-                d = x[j] - m
-                v += d * d
-            r = F(one / np.sqrt(v * inv_g + e2))
-            for j in range(G):
-                x[j] = (x[j] - m) * r  # x-hat, kept for the backward
-            for j in range(2 * H):  # i, f
-                gb[j] = sigmoid(x[j] * a2[j] + xpb[j])
-            for j in range(2 * H, 3 * H):  # g
-                gb[j] = tanh(x[j] * a2[j] + xpb[j])
-            for j in range(3 * H, G):  # o
-                gb[j] = sigmoid(x[j] * a2[j] + xpb[j])
-            cn, cp = c[kc, b], c_prev[b]
-            s = zero
-            for j in range(H):
-                u = gb[H + j] * cp[j] + gb[j] * gb[2 * H + j]
-                cn[j] = u
-                s += u
-            m3 = s * inv_h
-            v = zero
-            for j in range(H):
-                d = cn[j] - m3
-                v += d * d
-            r3 = F(one / np.sqrt(v * inv_h + e3))
-            tb, hb = tl[k, b], h[b]
-            for j in range(H):
-                th = tanh((cn[j] - m3) * r3 * a3[j] + b3[j])
-                tb[j] = th
-                hb[j] = gb[3 * H + j] * th
-            stats[k, b, 0] = r
-            stats[k, b, 1] = m3
-            stats[k, b, 2] = r3
+        x, xpb, gb = xh[k, b], xp[t, b], gates[k, b]
+        s = zero
+        for j in range(G):
+            s += x[j]
+        m = s * inv_g
+        v = zero
+        for j in range(G):
+            d = x[j] - m
+            v += d * d
+        r = F(one / np.sqrt(v * inv_g + e2))
+        for j in range(G):
+            x[j] = (x[j] - m) * r  # x-hat, kept for the backward
+        for j in range(2 * H):  # i, f
+            gb[j] = sigmoid(x[j] * a2[j] + xpb[j])
+        for j in range(2 * H, 3 * H):  # g
+            gb[j] = tanh(x[j] * a2[j] + xpb[j])
+        for j in range(3 * H, G):  # o
+            gb[j] = sigmoid(x[j] * a2[j] + xpb[j])
+        cn, cp = c[kc, b], c_prev[b]
+        for j in range(H):
+            cn[j] = gb[H + j] * cp[j] + gb[j] * gb[2 * H + j]
+        s = zero
+        for j in range(H):
+            s += cn[j]
+        m3 = s * inv_h
+        v = zero
+        for j in range(H):
+            d = cn[j] - m3
+            v += d * d
+        r3 = F(one / np.sqrt(v * inv_h + e3))
+        tb, hb = tl[k, b], h[b]
+        for j in range(H):
+            th = tanh((cn[j] - m3) * r3 * a3[j] + b3[j])
+            tb[j] = th
+            hb[j] = gb[3 * H + j] * th
+        stats[k, b, 0] = r
+        stats[k, b, 1] = m3
+        stats[k, b, 2] = r3
 
     return impl
 
 
-@overload(_backward_rows, jit_options=_JIT)
-def _backward_rows_impl(dh, dcin, dcout, t, k, xh, gates, c, c0, tl, stats, p, dA, dhw, dpar):
+@overload(_backward_row, jit_options=_JIT)
+def _backward_row_impl(dh, dcin, dcout, t, k, xh, gates, c, c_prev, tl, stats, p, dA, dhw, dpar, tmp, b):
     F = float_type(xh.dtype)
     if F is None:
         return None
     zero, one = F(0.0), F(1.0)
 
-    def impl(dh, dcin, dcout, t, k, xh, gates, c, c0, tl, stats, p, dA, dhw, dpar):
-        B, G = xh.shape[1], xh.shape[2]
+    def impl(dh, dcin, dcout, t, k, xh, gates, c, c_prev, tl, stats, p, dA, dhw, dpar, tmp, b):
+        G = xh.shape[2]
         H = G // 4
         inv_g, inv_h = one / F(G), one / F(H)
         a2, a3 = p[:G], p[G : G + H]
-        dp = dpar[t]
-        dp[:] = zero
-        da2, da3, db3 = dp[:G], dp[G : G + H], dp[G + H :]
-        c_prev = c0 if t == 0 else c[t - 1]
-        tmp = np.empty(H, dtype=xh.dtype)
-        for b in range(B):
-            gb, cb, cp, lb = gates[t, b], c[t, b], c_prev[b], tl[t, b]
-            hb, dci, dco, dAb = dh[b], dcin[b], dcout[b], dA[t, b]
-            r2, m3, r3 = stats[t, b, 0], stats[t, b, 1], stats[t, b, 2]
-            s1, s2 = zero, zero
-            for j in range(H):  # o gate, and the backward of l = tanh(LN(c)) into LN's input
-                o, th, dd = gb[3 * H + j], lb[j], hb[j]
-                dAb[3 * H + j] = dd * th * o * (one - o)
-                dl = dd * o * (one - th * th)
-                ch = (cb[j] - m3) * r3
-                da3[j] += dl * ch
-                db3[j] += dl
-                u = dl * a3[j]
-                tmp[j] = u
-                s1 += u
-                s2 += u * ch
-            s1 *= inv_h
-            s2 *= inv_h
-            for j in range(H):  # c: total gradient, then the i, f, g gates and c_{t-1}
-                ch = (cb[j] - m3) * r3
-                dc = dci[j] + r3 * (tmp[j] - s1 - ch * s2)
-                i, f, g = gb[j], gb[H + j], gb[2 * H + j]
-                dAb[j] = dc * g * i * (one - i)
-                dAb[H + j] = dc * cp[j] * f * (one - f)
-                dAb[2 * H + j] = dc * i * (one - g * g)
-                dco[j] = dc * f
-            x = xh[t, b]
-            s1, s2 = zero, zero
-            for j in range(G):  # LN(W_hh h) backward
-                u = dAb[j] * a2[j]
-                s1 += u
-                s2 += u * x[j]
-                da2[j] += dAb[j] * x[j]
-            s1 *= inv_g
-            s2 *= inv_g
-            ob = dhw[k, b]
-            for j in range(G):
-                ob[j] = r2 * (dAb[j] * a2[j] - s1 - x[j] * s2)
+        da2, da3, db3 = dpar[b, :G], dpar[b, G : G + H], dpar[b, G + H :]
+        tb = tmp[b]
+        gb, cb, cp, lb = gates[t, b], c[t, b], c_prev[b], tl[t, b]
+        hb, dci, dco, dAb = dh[b], dcin[b], dcout[b], dA[t, b]
+        r2, m3, r3 = stats[t, b, 0], stats[t, b, 1], stats[t, b, 2]
+        for j in range(H):  # o gate, and the backward of l = tanh(LN(c)) into LN's input
+            o, th, dd = gb[3 * H + j], lb[j], hb[j]
+            dAb[3 * H + j] = dd * th * o * (one - o)
+            dl = dd * o * (one - th * th)
+            da3[j] += dl * (cb[j] - m3) * r3
+            db3[j] += dl
+            tb[j] = dl * a3[j]
+        s1, s2 = zero, zero
+        for j in range(H):
+            s1 += tb[j]
+            s2 += tb[j] * (cb[j] - m3) * r3
+        s1 *= inv_h
+        s2 *= inv_h
+        for j in range(H):  # c: total gradient, then the i, f, g gates and c_{t-1}
+            ch = (cb[j] - m3) * r3
+            dc = dci[j] + r3 * (tb[j] - s1 - ch * s2)
+            i, f, g = gb[j], gb[H + j], gb[2 * H + j]
+            dAb[j] = dc * g * i * (one - i)
+            dAb[H + j] = dc * cp[j] * f * (one - f)
+            dAb[2 * H + j] = dc * i * (one - g * g)
+            dco[j] = dc * f
+        x = xh[t, b]
+        for j in range(G):
+            da2[j] += dAb[j] * x[j]
+        s1, s2 = zero, zero
+        for j in range(G):  # LN(W_hh h) backward
+            u = dAb[j] * a2[j]
+            s1 += u
+            s2 += u * x[j]
+        s1 *= inv_g
+        s2 *= inv_g
+        ob = dhw[k, b]
+        for j in range(G):
+            ob[j] = r2 * (dAb[j] * a2[j] - s1 - x[j] * s2)
 
     return impl
 
 
-@njit(cache=True, nogil=True, fastmath=set(FASTMATH), error_model="numpy")
+_OPTIONS = {"cache": True, "nogil": True, "fastmath": set(FASTMATH), "error_model": "numpy"}
+
+
+@njit(**_OPTIONS)
 def forward_step(xh, xp, p, gates, c, c0, tl, stats, h, t, k, kc, kp, eps2, eps3):
     """One forward step over B rows. Buffers (n, B, ·) with n = T (saving) or 1-2 (scratch): ``xh`` (holds
     W_hh h_{t-1} at slot k; overwritten with x-hat), ``gates`` (i, f, g, o), ``c`` (c_t written at slot kc,
     c_{t-1} read at slot kp, or from ``c0`` (B, H) when kp < 0), ``tl`` (tanh(LN(c_t))), ``stats``
     (n, B, 3); ``xp`` (T, B, 4H) read at step t; ``p`` the gains (4H) and the cell LayerNorm's gain and shift
     (H, H) concatenated; ``h`` (B, H) receives h_t."""
-    _forward_rows(xh, xp, p, gates, c, c0, tl, stats, h, t, k, kc, kp, eps2, eps3)
+    c_prev = c0 if kp < 0 else c[kp]
+    for b in range(xh.shape[1]):
+        _forward_row(xh, xp, p, gates, c, c_prev, tl, stats, h, t, k, kc, eps2, eps3, b)
 
 
-@njit(cache=True, nogil=True, fastmath=set(FASTMATH), error_model="numpy")
-def backward_step(dh, dcin, dcout, t, k, xh, gates, c, c0, tl, stats, p, dA, dhw, dpar):
+@njit(parallel=True, **_OPTIONS)
+def forward_step_parallel(xh, xp, p, gates, c, c0, tl, stats, h, t, k, kc, kp, eps2, eps3):
+    """:func:`forward_step` with the rows split over numba's threads."""
+    c_prev = c0 if kp < 0 else c[kp]
+    for b in prange(xh.shape[1]):
+        _forward_row(xh, xp, p, gates, c, c_prev, tl, stats, h, t, k, kc, eps2, eps3, b)
+
+
+@njit(**_OPTIONS)
+def backward_step(dh, dcin, dcout, t, k, xh, gates, c, c0, tl, stats, p, dA, dhw, dpar, tmp):
     """One backward step over B rows: from ``dh``, ``dcin`` (B, H) and the saved (T, B, ·) buffers, writes
-    dL/dxp_t into ``dA[t]``, dL/d(W_hh h_{t-1}) into ``dhw[k]``, dL/dc_{t-1} into ``dcout`` (B, H) and the
-    step's LayerNorm parameter gradients into ``dpar[t]`` (6H)."""
-    _backward_rows(dh, dcin, dcout, t, k, xh, gates, c, c0, tl, stats, p, dA, dhw, dpar)
+    dL/dxp_t into ``dA[t]``, dL/d(W_hh h_{t-1}) into ``dhw[k]``, dL/dc_{t-1} into ``dcout`` (B, H), and adds
+    row b's LayerNorm parameter gradients into ``dpar[b]`` (B, 6H; summed over B after the loop); ``tmp``
+    (B, H) is scratch."""
+    c_prev = c0 if t == 0 else c[t - 1]
+    for b in range(xh.shape[1]):
+        _backward_row(dh, dcin, dcout, t, k, xh, gates, c, c_prev, tl, stats, p, dA, dhw, dpar, tmp, b)
+
+
+@njit(parallel=True, **_OPTIONS)
+def backward_step_parallel(dh, dcin, dcout, t, k, xh, gates, c, c0, tl, stats, p, dA, dhw, dpar, tmp):
+    """:func:`backward_step` with the rows split over numba's threads."""
+    c_prev = c0 if t == 0 else c[t - 1]
+    for b in prange(xh.shape[1]):
+        _backward_row(dh, dcin, dcout, t, k, xh, gates, c, c_prev, tl, stats, p, dA, dhw, dpar, tmp, b)

@@ -86,7 +86,7 @@ def float_type(x) -> type | None:
     return None
 
 
-@overload(exp, inline="always")
+@overload(exp)
 def _exp(x):
     F = float_type(x)
     if F is None:
@@ -123,7 +123,7 @@ def _exp(x):
     return exp64
 
 
-@overload(sigmoid, inline="always")
+@overload(sigmoid)
 def _sigmoid(x):
     F = float_type(x)
     if F is None:
@@ -136,7 +136,7 @@ def _sigmoid(x):
     return impl
 
 
-@overload(tanh, inline="always")
+@overload(tanh)
 def _tanh(x):
     F = float_type(x)
     if F is None:
