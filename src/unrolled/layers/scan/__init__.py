@@ -47,7 +47,9 @@ inputs) never reaches a result or a gradient: the gradients equal those of each 
 Modules: :mod:`~unrolled.layers.scan.function` (the Function, :func:`scan`), :mod:`~unrolled.layers.scan.double`
 (:func:`double_backward`), :mod:`~unrolled.layers.scan.kernel`
 (the kernel contract and shared helpers), one module per cell family (``elman``, ``lstm``, ``gru``, ``leaky``,
-``layernorm``), :mod:`~unrolled.layers.scan.registry` and :mod:`~unrolled.layers.scan.routing` (when
+``layernorm``; ``layernorm_compiled``: the layer-norm LSTM with one numba call per step, chosen on CPU for
+float32/float64 when numba imports, its kernels in ``layernorm_numba`` and ``numba_math``),
+:mod:`~unrolled.layers.scan.registry` and :mod:`~unrolled.layers.scan.routing` (when
 ``backend="auto"`` prefers the scan path to torch's fused kernel).
 """
 
