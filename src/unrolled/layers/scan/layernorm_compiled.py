@@ -63,8 +63,8 @@ class LayerNormLSTMCompiled(ScanKernel):
     statistics :math:`(1/\sigma_2, \mu_3, 1/\sigma_3)` (3): 10H + 3 floats per token, as
     :class:`~unrolled.layers.scan.layernorm.LayerNormLSTMScan`. Backward per step: the compiled call writes
     dL/dxp_t, dL/d(W_hh h_{t-1}) (into a chunk buffer, for one dW_hh product per chunk of steps) and
-    dL/dc_{t-1}, and adds each row's LayerNorm parameter gradients into a (B, 6H) buffer summed over B after
-    the loop; torch adds :math:`\delta\mathrm{hw}\, W_{hh}` to dL/dh_{t-1}.
+    dL/dc_{t-1}, and the step's LayerNorm parameter gradients (a (T, 6H) buffer summed over T after the
+    loop); torch adds :math:`\delta\mathrm{hw}\, W_{hh}` to dL/dh_{t-1}.
 
     Threads: a step's B rows are split over ``torch.get_num_threads()`` threads (numba's ``prange``) when
     B·4H >= :data:`PARALLEL_MIN_ELEMENTS`, else one thread runs them. For a given path the results are
@@ -140,10 +140,11 @@ class LayerNormLSTMCompiled(ScanKernel):
         dhw = out.new_empty(n, B, 4 * H)  # dL/d(W_hh h) of the chunk's steps, reused by every chunk
         dc = out.new_empty(2, B, H)  # dL/dc_{t-1}, alternating
         ws["dhw_buf"], ws["dhw_t"], ws["dc_t"] = dhw, steps(dhw), steps(dc)
-        ws["dpar"] = out.new_zeros(B, 6 * H)  # per row, over all steps: the LayerNorm gains' and shift's gradients
+        ws["dpar"] = out.new_empty(T, 6 * H)  # per step: the LayerNorm gains' and shift's gradients
+        part = out.new_empty(compiled_threads(), 6 * H)  # per block of rows (split path), scratch
         c0 = state0[1].detach().contiguous()
         arrays = (ws["xh"], ws["gates"], ws["c"], c0, ws["tl"], ws["stats"], self._gains(ws["P"]), ws["dA"], dhw)
-        ws["np"] = (*(_np(a) for a in arrays), _np(ws["dpar"]), _np(out.new_empty(B, H)))  # the last: scratch
+        ws["np"] = (*(_np(a) for a in arrays), _np(ws["dpar"]), _np(part), _np(out.new_empty(B, H)))
         ws["dc_np"], ws["step"] = tuple(_np(d) for d in ws["dc_t"]), self._steps(B)[1]
         ws["dW"], ws["h0"], ws["out"] = None, state0[0], out
 
@@ -168,5 +169,5 @@ class LayerNormLSTMCompiled(ScanKernel):
 
     def finish(self, ws, state0, out, needs):
         H, dpar = self.H, ws["dpar"]
-        parts = (dpar[:, : 4 * H], dpar[:, 4 * H : 5 * H], dpar[:, 5 * H :])  # (B, ·) each
+        parts = (dpar[:, : 4 * H], dpar[:, 4 * H : 5 * H], dpar[:, 5 * H :])  # (T, ·) each
         return ws["dA"], (ws["dW"], *(p.sum(0) if need else None for p, need in zip(parts, needs[1:])))

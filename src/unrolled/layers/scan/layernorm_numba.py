@@ -50,7 +50,7 @@ def _forward_row(xh, xp, p, gates, c, c_prev, tl, stats, h, t, k, kc, eps2, eps3
     raise NotImplementedError("numba only")
 
 
-def _backward_row(dh, dcin, dcout, t, k, xh, gates, c, c_prev, tl, stats, p, dA, dhw, dpar, tmp, b):
+def _backward_row(dh, dcin, dcout, t, k, xh, gates, c, c_prev, tl, stats, p, dA, dhw, dp, tb, b):
     raise NotImplementedError("numba only")
 
 
@@ -110,19 +110,18 @@ def _forward_row_impl(xh, xp, p, gates, c, c_prev, tl, stats, h, t, k, kc, eps2,
 
 
 @overload(_backward_row, jit_options=_JIT)
-def _backward_row_impl(dh, dcin, dcout, t, k, xh, gates, c, c_prev, tl, stats, p, dA, dhw, dpar, tmp, b):
+def _backward_row_impl(dh, dcin, dcout, t, k, xh, gates, c, c_prev, tl, stats, p, dA, dhw, dp, tb, b):
     F = float_type(xh.dtype)
     if F is None:
         return None
     zero, one = F(0.0), F(1.0)
 
-    def impl(dh, dcin, dcout, t, k, xh, gates, c, c_prev, tl, stats, p, dA, dhw, dpar, tmp, b):
+    def impl(dh, dcin, dcout, t, k, xh, gates, c, c_prev, tl, stats, p, dA, dhw, dp, tb, b):
         G = xh.shape[2]
         H = G // 4
         inv_g, inv_h = one / F(G), one / F(H)
         a2, a3 = p[:G], p[G : G + H]
-        da2, da3, db3 = dpar[b, :G], dpar[b, G : G + H], dpar[b, G + H :]
-        tb = tmp[b]
+        da2, da3, db3 = dp[:G], dp[G : G + H], dp[G + H :]
         gb, cb, cp, lb = gates[t, b], c[t, b], c_prev[b], tl[t, b]
         hb, dci, dco, dAb = dh[b], dcin[b], dcout[b], dA[t, b]
         r2, m3, r3 = stats[t, b, 0], stats[t, b, 1], stats[t, b, 2]
@@ -188,19 +187,30 @@ def forward_step_parallel(xh, xp, p, gates, c, c0, tl, stats, h, t, k, kc, kp, e
 
 
 @njit(**_OPTIONS)
-def backward_step(dh, dcin, dcout, t, k, xh, gates, c, c0, tl, stats, p, dA, dhw, dpar, tmp):
+def backward_step(dh, dcin, dcout, t, k, xh, gates, c, c0, tl, stats, p, dA, dhw, dpar, part, tmp):
     """One backward step over B rows: from ``dh``, ``dcin`` (B, H) and the saved (T, B, ·) buffers, writes
-    dL/dxp_t into ``dA[t]``, dL/d(W_hh h_{t-1}) into ``dhw[k]``, dL/dc_{t-1} into ``dcout`` (B, H), and adds
-    row b's LayerNorm parameter gradients into ``dpar[b]`` (B, 6H; summed over B after the loop); ``tmp``
-    (B, H) is scratch."""
+    dL/dxp_t into ``dA[t]``, dL/d(W_hh h_{t-1}) into ``dhw[k]``, dL/dc_{t-1} into ``dcout`` (B, H), and the
+    step's LayerNorm parameter gradients (summed over the rows) into ``dpar[t]`` (6H); ``part`` (n, 6H) and
+    ``tmp`` (B, H) are scratch."""
     c_prev = c0 if t == 0 else c[t - 1]
+    dp = dpar[t]
+    dp[:] = 0
     for b in range(xh.shape[1]):
-        _backward_row(dh, dcin, dcout, t, k, xh, gates, c, c_prev, tl, stats, p, dA, dhw, dpar, tmp, b)
+        _backward_row(dh, dcin, dcout, t, k, xh, gates, c, c_prev, tl, stats, p, dA, dhw, dp, tmp[b], b)
 
 
 @njit(parallel=True, **_OPTIONS)
-def backward_step_parallel(dh, dcin, dcout, t, k, xh, gates, c, c0, tl, stats, p, dA, dhw, dpar, tmp):
-    """:func:`backward_step` with the rows split over numba's threads."""
+def backward_step_parallel(dh, dcin, dcout, t, k, xh, gates, c, c0, tl, stats, p, dA, dhw, dpar, part, tmp):
+    """:func:`backward_step` with the rows split into ``len(part)`` contiguous blocks over numba's threads; each
+    block sums its rows' parameter gradients into its row of ``part``, then the blocks are added in order (the
+    result does not depend on which thread ran which block)."""
     c_prev = c0 if t == 0 else c[t - 1]
-    for b in prange(xh.shape[1]):
-        _backward_row(dh, dcin, dcout, t, k, xh, gates, c, c_prev, tl, stats, p, dA, dhw, dpar, tmp, b)
+    B, n = xh.shape[1], part.shape[0]
+    part[:, :] = 0
+    for blk in prange(n):
+        for b in range(blk * B // n, (blk + 1) * B // n):
+            _backward_row(dh, dcin, dcout, t, k, xh, gates, c, c_prev, tl, stats, p, dA, dhw, part[blk], tmp[b], b)
+    dp = dpar[t]
+    dp[:] = part[0]
+    for blk in range(1, n):
+        dp += part[blk]
