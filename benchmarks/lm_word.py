@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from _timing import interleaved, machine, set_threads  # noqa: E402
 from unrolled.data.stream import batchify  # noqa: E402
-from unrolled.models.language_model import default_cutoffs  # noqa: E402
+from unrolled.layers.softmax_output import default_cutoffs  # noqa: E402
 from unrolled.tasks.lm.config import build_run_config  # noqa: E402
 from unrolled.tasks.lm.corpus import prepare_corpus  # noqa: E402
 from unrolled.tasks.lm.run import build_model, build_objective, stream, train_lm  # noqa: E402

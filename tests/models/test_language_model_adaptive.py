@@ -8,7 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from unrolled.models.language_model import RNNLanguageModel, RNNLMConfig, default_cutoffs
+from unrolled.layers.softmax_output import default_cutoffs
+from unrolled.models.language_model import RNNLanguageModel, RNNLMConfig
 
 
 def _model(V=23, cutoffs=(5, 12), dtype=torch.float64, seed=0):

@@ -17,61 +17,8 @@ from unrolled.layers.embedding_dropout import embedding_dropout
 from unrolled.layers.init import initialize, parse_init_name
 from unrolled.layers.locked_dropout import LockedDropout
 from unrolled.layers.recurrent import Recurrent
+from unrolled.layers.softmax_output import SOFTMAXES, default_cutoffs
 from unrolled.layers.weight_drop import weight_drop
-
-
-class FullSoftmax(nn.Linear):
-    r"""The full softmax output layer :math:`p(w \mid h) = \mathrm{softmax}(V h + c)_w` (an ``nn.Linear``: its
-    weights are ``weight`` and ``bias`` as before, so older runs load unchanged).
-
-    Shape:
-        - h: (N, D); scores, log_prob: (N, V); target_log_prob: targets (N,) -> (N,).
-    """
-
-    def reset_output(self) -> None:
-        # as pytorch/examples word_language_model
-        nn.init.uniform_(self.weight, -0.1, 0.1)
-        nn.init.zeros_(self.bias)
-
-    def scores(self, h: Tensor) -> Tensor:
-        """Logits (N, V): what ``RNNLanguageModel.forward`` returns for the full softmax."""
-        return self(h)  # (N, V)
-
-    def log_prob(self, h: Tensor) -> Tensor:
-        return F.log_softmax(self(h), dim=-1)  # (N, V)
-
-    def target_log_prob(self, h: Tensor, targets: Tensor) -> Tensor:
-        return -F.cross_entropy(self(h), targets, reduction="none")  # (N,)
-
-
-class AdaptiveSoftmax(nn.AdaptiveLogSoftmaxWithLoss):
-    r"""The adaptive softmax of Grave et al. 2017 (``torch.nn.AdaptiveLogSoftmaxWithLoss`` with a head bias): the
-    ``scores`` it gives are the log-probabilities themselves (the full distribution, computed cluster by cluster);
-    ``target_log_prob`` evaluates only the head and the one tail cluster each target falls in.
-
-    Shape:
-        - h: (N, D); scores, log_prob: (N, V); target_log_prob: targets (N,) -> (N,).
-    """
-
-    def reset_output(self) -> None:
-        nn.init.uniform_(self.head.weight, -0.1, 0.1)  # as the full softmax's matrix; tails keep torch's init
-        nn.init.zeros_(self.head.bias)
-
-    def scores(self, h: Tensor) -> Tensor:
-        return self.log_prob(h)  # (N, V), each row's exp sums to 1
-
-    def target_log_prob(self, h: Tensor, targets: Tensor) -> Tensor:
-        return self(h, targets).output  # (N,): head plus the target's own cluster only
-
-
-#: ``softmax`` name -> output layer, resolved once when the model is built
-SOFTMAXES: dict[str, type[nn.Module]] = {"full": FullSoftmax, "adaptive": AdaptiveSoftmax}
-
-
-def default_cutoffs(vocab_size: int) -> tuple[int, ...]:
-    """Cutoffs of the adaptive softmax when none are given: ``(V // 5, V // 2)`` (a head of the most frequent fifth
-    of the words, then two tail clusters; e.g. (2000, 5000) for V = 10000), kept distinct and in (0, V)."""
-    return tuple(sorted({max(1, vocab_size // 5), max(1, vocab_size // 2)} - {vocab_size}))
 
 
 def check_softmax_options(softmax: Any, cutoffs: Any, div_value: Any, tie_weights: bool) -> None:
@@ -276,11 +223,8 @@ class RNNLanguageModel(nn.Module):
             out = self.rnn.output_size
         self.projection = nn.Linear(out, config.embed_dim) if config.tie_weights and out != config.embed_dim else None
         width = config.embed_dim if config.tie_weights else out  # D, the softmax's input
-        if config.softmax == "adaptive":  # head bias as the full softmax's c; Grave et al. 2017, sec. 4.3
-            cutoffs = config.resolved_cutoffs(vocab_size, width)
-            self.decoder: nn.Module = AdaptiveSoftmax(width, vocab_size, cutoffs, config.div_value, head_bias=True)
-        else:
-            self.decoder = FullSoftmax(width, vocab_size)
+        cutoffs = config.resolved_cutoffs(vocab_size, width) if config.softmax == "adaptive" else ()
+        self.decoder: nn.Module = SOFTMAXES[config.softmax].build(width, vocab_size, cutoffs, config.div_value)
         self.drop = nn.Dropout(config.dropout)
         drop = LockedDropout if config.locked_dropout else nn.Dropout
         p_in = config.dropout if config.input_dropout is None else config.input_dropout
