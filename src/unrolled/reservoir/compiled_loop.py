@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from unrolled._numba import cached_njit, numba_available
 from unrolled.reservoir.cpu_loop import leaky_tanh_loop
 
 __all__ = ["SMALL_NNZ", "SPARSE_BELOW", "ReservoirLoop", "compiled_leaky_tanh_loop", "numba_kernels"]
@@ -60,19 +61,13 @@ def _sparse_kernel(drive, indptr, indices, data, leak, full, rational, state, ou
 def numba_kernels() -> tuple[Callable] | None:
     """The compiled kernels (sparse), or None when numba is not importable (then the numpy loop runs).
     Resolved once per process; numba compiles each dtype on its first call and caches it on disk."""
-    try:
-        import numba
-    except ImportError:
+    if not numba_available():
         return None
     options = {
         "nogil": True,  # the overlapped fit's worker thread runs meanwhile
         "fastmath": {"reassoc", "contract"},  # row sums in several SIMD lanes; fused multiply-adds; NaN/inf kept
     }
-    try:
-        sparse = numba.njit(cache=True, **options)(_sparse_kernel)  # compiled once per dtype (~1-3 s), then loaded
-    except RuntimeError:  # no writable cache directory: compiled in every process instead
-        sparse = numba.njit(**options)(_sparse_kernel)
-    return (sparse,)
+    return (cached_njit(**options)(_sparse_kernel),)  # compiled once per dtype (~1-3 s), then loaded from disk
 
 
 class ReservoirLoop:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 
+from unrolled._numba import numba_available
 from unrolled.cells.layernorm import LayerNormLSTMCell
 from unrolled.layers.scan.kernel import ScanKernel, Workspace, mm_into, previous_chunk, steps, transposed
 
@@ -24,15 +25,6 @@ COMPILED_DTYPES = (torch.float32, torch.float64)
 #: a step's rows are split over threads from this many elements B·4H (ATen's parallel grain, 32768): below it
 #: a parallel region costs more than it saves (numba's OpenMP pool is not torch's; the two hand the cores over)
 PARALLEL_MIN_ELEMENTS = 32768
-
-
-def numba_available() -> bool:
-    """Whether numba imports (checked on every kernel selection; a no-op lookup once imported)."""
-    try:
-        import numba  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def compiled_ln_lstm(cell: LayerNormLSTMCell) -> LayerNormLSTMCompiled | None:

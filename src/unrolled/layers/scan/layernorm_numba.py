@@ -38,9 +38,10 @@ This module imports numba: import it lazily.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 from numba.extending import overload
 
+from unrolled._numba import cached_njit
 from unrolled.layers.scan.numba_math import FASTMATH, float_type, sigmoid, tanh
 
 _JIT = {"fastmath": set(FASTMATH), "error_model": "numpy"}
@@ -163,10 +164,10 @@ def _backward_row_impl(dh, dcin, dcout, t, k, xh, gates, c, c_prev, tl, stats, p
     return impl
 
 
-_OPTIONS = {"cache": True, "nogil": True, "fastmath": set(FASTMATH), "error_model": "numpy"}
+_OPTIONS = {"nogil": True, "fastmath": set(FASTMATH), "error_model": "numpy"}
 
 
-@njit(**_OPTIONS)
+@cached_njit(**_OPTIONS)
 def forward_step(xh, xp, p, gates, c, c0, tl, stats, h, t, k, kc, kp, eps2, eps3):
     """One forward step over B rows. Buffers (n, B, ·) with n = T (saving) or 1-2 (scratch): ``xh`` (holds
     W_hh h_{t-1} at slot k; overwritten with x-hat), ``gates`` (i, f, g, o), ``c`` (c_t written at slot kc,
@@ -178,7 +179,7 @@ def forward_step(xh, xp, p, gates, c, c0, tl, stats, h, t, k, kc, kp, eps2, eps3
         _forward_row(xh, xp, p, gates, c, c_prev, tl, stats, h, t, k, kc, eps2, eps3, b)
 
 
-@njit(parallel=True, **_OPTIONS)
+@cached_njit(parallel=True, **_OPTIONS)
 def forward_step_parallel(xh, xp, p, gates, c, c0, tl, stats, h, t, k, kc, kp, eps2, eps3):
     """:func:`forward_step` with the rows split over numba's threads."""
     c_prev = c0 if kp < 0 else c[kp]
@@ -186,7 +187,7 @@ def forward_step_parallel(xh, xp, p, gates, c, c0, tl, stats, h, t, k, kc, kp, e
         _forward_row(xh, xp, p, gates, c, c_prev, tl, stats, h, t, k, kc, eps2, eps3, b)
 
 
-@njit(**_OPTIONS)
+@cached_njit(**_OPTIONS)
 def backward_step(dh, dcin, dcout, t, k, xh, gates, c, c0, tl, stats, p, dA, dhw, dpar, part, tmp):
     """One backward step over B rows: from ``dh``, ``dcin`` (B, H) and the saved (T, B, ·) buffers, writes
     dL/dxp_t into ``dA[t]``, dL/d(W_hh h_{t-1}) into ``dhw[k]``, dL/dc_{t-1} into ``dcout`` (B, H), and the
@@ -199,7 +200,7 @@ def backward_step(dh, dcin, dcout, t, k, xh, gates, c, c0, tl, stats, p, dA, dhw
         _backward_row(dh, dcin, dcout, t, k, xh, gates, c, c_prev, tl, stats, p, dA, dhw, dp, tmp[b], b)
 
 
-@njit(parallel=True, **_OPTIONS)
+@cached_njit(parallel=True, **_OPTIONS)
 def backward_step_parallel(dh, dcin, dcout, t, k, xh, gates, c, c0, tl, stats, p, dA, dhw, dpar, part, tmp):
     """:func:`backward_step` with the rows split into ``len(part)`` contiguous blocks over numba's threads; each
     block sums its rows' parameter gradients into its row of ``part``, then the blocks are added in order (the
