@@ -89,16 +89,28 @@ class RecurrentLMObjective:
         return StepResult(loss=loss, count=count, state=carried)
 
 
+def _run_split(model: nn.Module, x: Tensor, state: Any, save_at: int, targets: Tensor | None = None):
+    """The model over x (B, t), cut at ``save_at`` when it is inside the chunk so that the state to carry is the one
+    after ``save_at`` positions: (B, t, V) scores, or with ``targets`` (B, t) the targets' log-probabilities (B, t)
+    that the model computes itself; and that state."""
+
+    def run(lo: int, hi: int, s: Any):
+        extra = {} if targets is None else {"targets": targets[:, lo:hi]}
+        return model(x[:, lo:hi], s, **extra)  # (B, hi - lo, V) or (B, hi - lo)
+
+    t = x.shape[1]
+    if save_at < t:
+        head, mid = run(0, save_at, state)
+        tail, _ = run(save_at, t, mid)
+        return torch.cat([head, tail], 1), mid  # (B, t, ...)
+    return run(0, t, state)
+
+
 def _logits_cross_entropy(
     model: nn.Module, x: Tensor, y: Tensor, state: Any, save_at: int, start: int
 ) -> tuple[Tensor, int, Any]:
     """The model returns (B, t, V) scores; the state to carry is the one after ``save_at`` positions."""
-    if save_at < x.shape[1]:
-        head, mid = model(x[:, :save_at], state)  # (B, save_at, V)
-        tail, _ = model(x[:, save_at:], mid)  # (B, t - save_at, V)
-        logits, carried = torch.cat([head, tail], 1), mid  # (B, t, V)
-    else:
-        logits, carried = model(x, state)  # (B, t, V)
+    logits, carried = _run_split(model, x, state, save_at)  # (B, t, V)
     loss, count = _cross_entropy(logits, y, start)
     return loss, count, carried
 
@@ -107,12 +119,7 @@ def _target_cross_entropy(
     model: nn.Module, x: Tensor, y: Tensor, state: Any, save_at: int, start: int
 ) -> tuple[Tensor, int, Any]:
     """The model returns the targets' log-probabilities (B, t) (adaptive softmax: no (B, t, V) tensor)."""
-    if save_at < x.shape[1]:
-        head, mid = model(x[:, :save_at], state, targets=y[:, :save_at])  # (B, save_at)
-        tail, _ = model(x[:, save_at:], mid, targets=y[:, save_at:])  # (B, t - save_at)
-        logp, carried = torch.cat([head, tail], 1), mid  # (B, t)
-    else:
-        logp, carried = model(x, state, targets=y)  # (B, t)
+    logp, carried = _run_split(model, x, state, save_at, targets=y)  # (B, t)
     logp = logp[:, start:]  # only the positions this chunk scores
     return -logp.mean(), logp.numel(), carried
 
